@@ -1,0 +1,100 @@
+"""The `Command` a chat turn becomes, the safe ranges of its two scales, and a past `Turn`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+Action = Literal["edit", "refine", "again", "undo", "redo", "revert", "reset", "options", "help"]
+Scope = Literal["global", "local"]
+
+ACTIONS_WITH_INSTRUCTION = ("edit", "refine", "again", "options")
+
+
+class ScaleDefaults(Protocol):
+    """An editor model's recommended scales (`editor.ModelDefaults` is one)."""
+
+    text_scale: float
+    image_scale: float
+
+
+@dataclass(frozen=True)
+class ScaleLimits:
+    """The safe range (low, high) of each scale; commands never leave it."""
+
+    text_scale: tuple[float, float] = (1.0, 15.0)  # s_T
+    image_scale: tuple[float, float] = (0.5, 3.0)  # s_I
+
+    def __post_init__(self) -> None:
+        for name in ("text_scale", "image_scale"):
+            low, high = getattr(self, name)
+            if not 0 <= low <= high:
+                raise ValueError(f"the {name} range must be 0 <= low <= high, not {low}–{high}")
+
+
+DEFAULT_LIMITS = ScaleLimits()
+
+
+class Command(BaseModel):
+    """What one chat turn asks for, validated; scales of None mean the model's defaults.
+
+    Build one with `Command.clamped(limits, ...)` to pull scales into `limits`, or with
+    `Command.checked(data, limits)` to reject scales outside them. `Command(...)` clamps to
+    `DEFAULT_LIMITS`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    action: Action
+    instruction: str = ""  # what the editor is told; empty for navigation and help
+    text_scale: float | None = None  # s_T: how big a change
+    image_scale: float | None = None  # s_I: how close to the current image
+    target: int | None = Field(default=None, ge=0)  # a step number; 0 is the original
+    scope: Scope = "global"
+    rationale: str = ""  # one line shown to the person
+    fallback_reason: str | None = None  # why the VLM's answer was not used: "it was empty"
+
+    @field_validator("instruction", "rationale")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+    @field_validator("text_scale", "image_scale")
+    @classmethod
+    def _within_limits(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is None:
+            return None
+        context = info.context or {}
+        low, high = getattr(context.get("limits", DEFAULT_LIMITS), info.field_name)
+        if context.get("reject_out_of_range") and not low <= value <= high:
+            raise ValueError(f"{value:g} is outside the safe range {low:g}–{high:g}")
+        return min(max(value, low), high)
+
+    @model_validator(mode="after")
+    def _has_what_the_action_needs(self) -> Command:
+        if self.action in ACTIONS_WITH_INSTRUCTION and not self.instruction:
+            raise ValueError(f"a '{self.action}' command needs an instruction")
+        if self.action == "revert" and self.target is None:
+            raise ValueError("a 'revert' command needs a target step")
+        return self
+
+    @classmethod
+    def clamped(cls, limits: ScaleLimits = DEFAULT_LIMITS, **fields: Any) -> Command:
+        """A command whose scales are pulled into `limits`."""
+        return cls.model_validate(fields, context={"limits": limits})
+
+    @classmethod
+    def checked(cls, data: dict[str, Any], limits: ScaleLimits = DEFAULT_LIMITS) -> Command:
+        """A command from untrusted data; raises pydantic's ValidationError if a scale is
+        outside `limits` or anything else is wrong."""
+        return cls.model_validate(data, context={"limits": limits, "reject_out_of_range": True})
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier chat turn: what the person said and the command it became."""
+
+    text: str
+    command: Command

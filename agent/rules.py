@@ -1,0 +1,422 @@
+"""The rule interpreter: a chat turn becomes a `Command` through phrase tables, without a model.
+
+It is the deterministic default and the fallback of the VLM interpreter. Every table below is
+data: add a phrase, a word or a row and the interpreter knows it. A message is checked in this
+order, first match wins:
+
+    empty or too long → help → navigation → options → again → refinement → edit
+
+Phrases are regular expressions matched against the whole message after politeness is
+removed, lower-cased and stripped of punctuation ("Undo that, please!" → "undo that"). Edit
+kinds and intensity words are searched anywhere in the message. Suggested scales are relative
+to the editor model's recommended defaults, so they suit any model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PIL import Image
+
+from .command import DEFAULT_LIMITS, Action, Command, ScaleDefaults, ScaleLimits, Scope, Turn
+
+MAX_MESSAGE_CHARS = 2_000
+
+HELP_TEXT = (
+    "Say what to change ('make it a snowy winter scene', 'add a hat'), then adjust with "
+    "'stronger', 'a bit less', 'keep more of the original' or 'again', and move around with "
+    "'undo', 'redo', 'go back to step 2', 'back to the original' or 'show me options'."
+)
+
+# --- politeness: removed from the start and end of a message, repeatedly -------------------
+
+POLITE_OPENINGS = (
+    r"(?:hey|hi|hello|ok|okay|now|alright)(?: there)?",
+    r"(?:could|can|would|will) you(?: please| kindly| maybe)?",
+    r"please",
+    r"kindly",
+    r"i(?:'d| would) (?:like|love) (?:you )?to",
+    r"i want (?:you )?to",
+    r"i need (?:you )?to",
+    r"let's",
+    r"go ahead and",
+    r"try to",
+)
+POLITE_CLOSINGS = (
+    r"please",
+    r"thanks",
+    r"thank you(?: very much| so much)?",
+    r"for me",
+    r"if you can",
+    r"if possible",
+    r"if you don't mind",
+    r"and|then|and then",  # a message cut short: "go back to step 2 then"
+)
+
+# --- navigation, options, again, help: (action, phrase) ------------------------------------
+
+NUMBER_WORDS = {
+    "one": 1, "first": 1, "two": 2, "second": 2, "three": 3, "third": 3, "four": 4,
+    "fourth": 4, "five": 5, "fifth": 5, "six": 6, "sixth": 6, "seven": 7, "seventh": 7,
+    "eight": 8, "eighth": 8, "nine": 9, "ninth": 9, "ten": 10, "tenth": 10,
+}  # fmt: skip
+_NUMBER = r"(?P<step>\d+|" + "|".join(NUMBER_WORDS) + ")"
+_TO = r"(?:go back to|back to|take me back to|revert to|return to|jump to|roll back to|go to)"
+
+NAVIGATION: tuple[tuple[Action, str], ...] = (
+    ("reset", r"reset|start over|(?:start )?from scratch|original|(?:show me )?the original"),
+    ("reset", _TO + r" (?:the )?(?:original|start|beginning)(?: image| photo| picture)?"),
+    ("reset", r"(?:restore|use|bring back) (?:the )?original(?: image| photo| picture)?"),
+    ("revert", _TO + r" (?:step|version|edit|turn|image) " + _NUMBER),
+    ("revert", _TO + r" (?:the )?" + _NUMBER + r" (?:step|version|edit|one)"),
+    ("revert", r"(?:step|version) " + _NUMBER),
+    ("undo", r"undo(?: that| it| this| last| the last (?:edit|change|step))?|ctrl z"),
+    ("undo", r"(?:go |step )?back(?: one step| a step)?|take (?:that|it) back|previous(?: one)?"),
+    ("undo", r"revert(?: that| it| the last (?:edit|change))?|i liked it better before"),
+    ("redo", r"redo(?: that| it| the last (?:edit|change|step))?|ctrl y|undo the undo"),
+    ("redo", r"(?:go |step )?forward(?: one step| a step)?|put (?:that|it) back|next(?: one)?"),
+)
+OPTIONS = (
+    r"(?:show|give) me (?:some |a few |several |more )?(?:options|variations|alternatives|"
+    r"choices|versions)(?: for (?P<instruction>.+))?",
+    r"(?:some |a few |more )?(?:options|variations|alternatives)(?: for (?P<instruction>.+))?",
+    r"(?:let me|can i) (?:choose|pick)|(?:show me )?a grid",
+)
+AGAIN = (
+    r"(?:try |do it |do that )?again|(?:one more|another) (?:time|try|go)|once more",
+    r"(?:give me )?another(?: one| version| variation)?|one more|re ?roll|(?:a )?new seed",
+    r"(?:try )?(?:a )?different (?:one|version|seed)|same (?:thing )?again",
+)
+HELP = (
+    r"help|commands|usage|instructions|what can (?:you|i) (?:do|say)",
+    r"how (?:does (?:this|it)|do i use (?:this|it|you)) work|how do i use (?:this|it|you)",
+)
+
+# --- refinements: re-run the last instruction with adjusted scales -------------------------
+
+
+@dataclass(frozen=True)
+class Refinement:
+    """A way to adjust the last edit: s_T is multiplied by `text_factor`, `image_step` is added
+    to s_I."""
+
+    name: str  # how the reply describes it
+    phrase: str
+    text_factor: float = 1.0
+    image_step: float = 0.0
+
+
+REFINEMENTS = (
+    Refinement(
+        "closer to the original",
+        r"(?:keep|preserve) (?:more of )?(?:the )?original|(?:keep it |stay |make it )?closer to "
+        r"the original|(?:it )?changed too much|don't change so much|keep (?:the )?rest",
+        image_step=+0.3,
+    ),
+    Refinement(
+        "further from the original",
+        r"(?:change it )?more (?:different )?from the original|less like the original|"
+        r"too close to the original|(?:be )?more different",
+        image_step=-0.3,
+    ),
+    Refinement(
+        "a bit weaker",
+        r"a (?:bit|little|touch) (?:less|weaker|subtler|softer)|slightly (?:less|weaker)",
+        text_factor=0.85,
+    ),
+    Refinement(
+        "weaker",
+        r"(?:make it )?(?:less|weaker|subtler|softer|more subtle)|(?:way |far )?too (?:much|strong)"
+        r"|tone it down|dial it back|not so much|less of (?:that|it)|less \w+(?: \w+)?",
+        text_factor=0.7,
+    ),
+    Refinement(
+        "a bit stronger",
+        r"a (?:bit|little|touch) (?:more|stronger)|slightly (?:more|stronger)",
+        text_factor=1.15,
+    ),
+    Refinement(
+        "stronger",
+        r"(?:make it |go )?(?:stronger|more|further)|even more|more of (?:that|it)"
+        r"|push it(?: further)?|not enough|exaggerate it|amplify it|more \w+(?: \w+)?",
+        text_factor=1.3,
+    ),
+)
+
+# --- edits: the kind of edit decides s_I and the scope; intensity words move s_T -----------
+
+
+@dataclass(frozen=True)
+class EditKind:
+    """A kind of edit, recognised by `pattern` anywhere in the message."""
+
+    name: str
+    scope: Scope
+    image_step: float  # added to the model's recommended s_I
+    reason: str  # why that s_I, for the rationale
+    pattern: str
+
+
+COLOURS = (
+    r"red|orange|yellow|green|blue|purple|violet|pink|brown|black|white|gr[ae]y|gold(?:en)?|"
+    r"silver|cyan|magenta|teal|navy|beige|turquoise"
+)
+EDIT_KINDS = (
+    EditKind(
+        "an edit of a face or person",
+        "local",
+        +0.8,
+        "protects the person's identity",
+        r"\b(?:faces?|person|people|m[ae]n|wom[ae]n|boys?|girls?|child(?:ren)?|kids?|bab(?:y|ies)"
+        r"|guy|lady|someone|somebody|he|she|him|her|his|hers|eyes?|hair|beard|moustache"
+        r"|mustache|smile|skin|nose|mouth|lips|portrait|selfie)\b",
+    ),
+    EditKind(
+        "a local edit",
+        "local",
+        +0.5,
+        "protects the rest of the picture",
+        r"^(?:add|put|place|insert|remove|delete|erase|get rid of|take (?:out|away)|replace|swap"
+        r"|give (?:the|a|an))\b"
+        r"|^(?:make|turn|paint|colou?r) the \w+(?: \w+)? (?:" + COLOURS + r")\b"
+        r"|^change the \w+(?: \w+)? (?:to|into)\b",
+    ),
+    EditKind(
+        "a global restyle",
+        "global",
+        -0.3,
+        "lets the whole picture change",
+        r"\b(?:winter|summer|autumn|fall|spring|season|snowy|snow|rain|rainy|fog|foggy|mist|misty"
+        r"|storm|stormy|sunny|cloudy|overcast|night|nighttime|sunset|sunrise|dawn|dusk|evening"
+        r"|morning|golden hour|twilight|lighting|dark|darker|bright|brighter|neon|painting"
+        r"|painted|watercolou?r|oil|sketch|drawing|cartoon|anime|comic|pixel art|pencil"
+        r"|impressionist|cubist|van gogh|monet|picasso|style|cyberpunk|steampunk|vintage|retro"
+        r"|sepia|black and white|noir|cinematic|3d render|claymation|mosaic|stained glass"
+        r"|look like|looks like)\b|^(?:turn|make) it (?:into )?an? \w+",
+    ),
+)
+ANY_EDIT = EditKind("an edit", "global", 0.0, "is the model's recommended value", pattern="")
+"""The kind of an edit that no row of EDIT_KINDS matches."""
+
+INTENSITY_WORDS: tuple[tuple[str, float], ...] = (  # (words, factor on the recommended s_T)
+    (r"dramatically|completely|totally|extremely|drastically|radically|hugely|intensely", 1.6),
+    (r"very|really|much|strongly|heavily|a lot", 1.3),
+    (r"slightly|a little|a bit|a touch|subtly|gently|barely|somewhat|lightly|mildly", 0.7),
+)
+
+# --- the interpreter ------------------------------------------------------------------------
+
+
+def _compile(phrases: Sequence[str]) -> list[re.Pattern[str]]:
+    return [re.compile(phrase) for phrase in phrases]
+
+
+_OPENING = re.compile(r"^(?:" + "|".join(POLITE_OPENINGS) + r")\b[\s,:]*", re.IGNORECASE)
+_CLOSING = re.compile(r"[\s,]*\b(?:" + "|".join(POLITE_CLOSINGS) + r")$", re.IGNORECASE)
+_EDGE_PUNCTUATION = re.compile(r"^[^\w'\"(\[]+|[^\w'\")\]]+$")  # keeps quotes and brackets
+_NAVIGATION = [(action, re.compile(phrase)) for action, phrase in NAVIGATION]
+_OPTIONS, _AGAIN, _HELP = _compile(OPTIONS), _compile(AGAIN), _compile(HELP)
+_REFINEMENTS = [(refinement, re.compile(refinement.phrase)) for refinement in REFINEMENTS]
+_EDIT_KINDS = [(kind, re.compile(kind.pattern)) for kind in EDIT_KINDS]
+_INTENSITY = [(re.compile(r"\b(?:" + words + r")\b"), factor) for words, factor in INTENSITY_WORDS]
+_START_FROM = re.compile(
+    r"^(?:go back to|back to|revert to|return to|start from|from) (?:the original|step "
+    + _NUMBER
+    + r")[,;]? (?:and |then |and then )?(?P<rest>.+)$",
+    re.IGNORECASE,
+)
+
+
+def clean_politeness(text: str) -> str:
+    """The message without greetings, requests and thanks around it, and without the
+    punctuation at its ends: "Could you please make it winter?" → "make it winter"."""
+    cleaned = " ".join(text.replace("’", "'").split())
+    previous = None
+    while cleaned != previous:
+        previous = cleaned
+        cleaned = _EDGE_PUNCTUATION.sub("", cleaned)
+        cleaned = _CLOSING.sub("", _OPENING.sub("", cleaned))
+    return cleaned
+
+
+def phrase_key(text: str) -> str:
+    """What the phrase tables are matched against: the cleaned message, lower case, with
+    punctuation other than apostrophes turned into spaces."""
+    lowered = clean_politeness(text).lower()
+    return " ".join(re.sub(r"[^\w\s']", " ", lowered).split())
+
+
+def message_problem(text: str) -> str | None:
+    """Why a message cannot be read as a request at all, or None when it can."""
+    if len(text) > MAX_MESSAGE_CHARS:
+        return (
+            f"That message is {len(text):,} characters long; say what to change in under "
+            f"{MAX_MESSAGE_CHARS:,} characters."
+        )
+    if not any(character.isalnum() for character in phrase_key(text)):
+        return (
+            "There is nothing to act on in that message; say what to change, e.g. 'make it winter'."
+        )
+    return None
+
+
+def _number(value: float) -> str:
+    """A scale as the person reads it: 7.5, 9.75, 2."""
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _step_number(word: str) -> int:
+    return int(word) if word.isdigit() else NUMBER_WORDS[word.lower()]
+
+
+def _last_edit(history: Sequence[Turn]) -> Command | None:
+    """The most recent command that ran the editor, which refinements and 'again' repeat."""
+    for turn in reversed(history):
+        if turn.command.action in ("edit", "refine", "again"):
+            return turn.command
+    return None
+
+
+class RuleInterpreter:
+    """Interprets chat turns with the tables above; the same text and history always give the
+    same command."""
+
+    def __init__(self, defaults: ScaleDefaults, limits: ScaleLimits = DEFAULT_LIMITS) -> None:
+        self.defaults = defaults
+        self.limits = limits
+
+    def interpret(
+        self, text: str, image: Image.Image | None = None, history: Sequence[Turn] = ()
+    ) -> Command:
+        """The command for `text`; `image` is not looked at, `history` is oldest first."""
+        problem = message_problem(text)
+        if problem:
+            return Command(action="help", rationale=problem)
+        key = phrase_key(text)
+        if any(pattern.fullmatch(key) for pattern in _HELP):
+            return Command(action="help", rationale=HELP_TEXT)
+        for action, pattern in _NAVIGATION:
+            if match := pattern.fullmatch(key):
+                return self._navigate(action, match)
+        for pattern in _OPTIONS:
+            if match := pattern.fullmatch(key):
+                return self._options(match["instruction"], history)
+        if any(pattern.fullmatch(key) for pattern in _AGAIN):
+            return self._again(history)
+        for refinement, pattern in _REFINEMENTS:
+            if pattern.fullmatch(key):
+                return self._refine(refinement, history)
+        cleaned = clean_politeness(text)
+        if (match := _START_FROM.match(cleaned)) and (rest := clean_politeness(match["rest"])):
+            step = 0 if match["step"] is None else _step_number(match["step"])
+            return self._edit(rest, target=step)
+        return self._edit(cleaned)
+
+    def _navigate(self, action: Action, match: re.Match[str]) -> Command:
+        if action == "revert":
+            step = _step_number(match["step"])
+            return Command(action="revert", target=step, rationale=f"Going back to step {step}.")
+        rationale = {
+            "undo": "Going back one step.",
+            "redo": "Going forward one step.",
+            "reset": "Going back to the original image.",
+        }[action]
+        return Command(action=action, rationale=rationale)
+
+    def _options(self, instruction: str | None, history: Sequence[Turn]) -> Command:
+        if instruction:
+            edit = self._edit(instruction)
+        elif last := _last_edit(history):
+            edit = last
+        else:
+            return Command(
+                action="help",
+                rationale="There is no edit to show options for yet; say what to change first.",
+            )
+        return edit.model_copy(
+            update={
+                "action": "options",
+                "target": None,
+                "fallback_reason": None,
+                "rationale": f"Showing '{edit.instruction}' at several scales to pick from.",
+            }
+        )
+
+    def _again(self, history: Sequence[Turn]) -> Command:
+        last = _last_edit(history)
+        if last is None:
+            return Command(
+                action="help", rationale="There is no edit to repeat yet; say what to change first."
+            )
+        return last.model_copy(
+            update={
+                "action": "again",
+                "target": None,
+                "fallback_reason": None,
+                "rationale": f"Re-running '{last.instruction}' with the same scales, new seed.",
+            }
+        )
+
+    def _refine(self, refinement: Refinement, history: Sequence[Turn]) -> Command:
+        last = _last_edit(history)
+        if last is None:
+            return Command(
+                action="help",
+                rationale=f"There is no edit to make {refinement.name} yet; say what to change "
+                "first.",
+            )
+        old_text = last.text_scale if last.text_scale is not None else self.defaults.text_scale
+        old_image = last.image_scale if last.image_scale is not None else self.defaults.image_scale
+        refined = Command.clamped(
+            self.limits,
+            action="refine",
+            instruction=last.instruction,
+            text_scale=old_text * refinement.text_factor,
+            image_scale=old_image + refinement.image_step,
+            scope=last.scope,
+        )
+        changes = [
+            f"{name} {_number(old)} → {_number(new)}"
+            for name, old, new in (
+                ("s_T", old_text, refined.text_scale),
+                ("s_I", old_image, refined.image_scale),
+            )
+            if round(old, 2) != round(new, 2)
+        ]
+        change = ", ".join(changes) or "the scales are already at their limits"
+        return refined.model_copy(
+            update={"rationale": f"Re-running '{last.instruction}' {refinement.name}: {change}."}
+        )
+
+    def _edit(self, instruction: str, target: int | None = None) -> Command:
+        key = phrase_key(instruction)
+        kind = next((kind for kind, pattern in _EDIT_KINDS if pattern.search(key)), ANY_EDIT)
+        intensity = next(
+            (
+                (match[0], factor)
+                for pattern, factor in _INTENSITY
+                if (match := pattern.search(key))
+            ),
+            None,
+        )
+        factor = intensity[1] if intensity else 1.0
+        command = Command.clamped(
+            self.limits,
+            action="edit",
+            instruction=instruction,
+            text_scale=self.defaults.text_scale * factor,
+            image_scale=self.defaults.image_scale + kind.image_step,
+            target=target,
+            scope=kind.scope,
+        )
+        strength = (
+            f"'{intensity[0]}' sets s_T {_number(command.text_scale)}"
+            if intensity
+            else f"s_T {_number(command.text_scale)} is the model's recommended strength"
+        )
+        start = {None: "", 0: "from the original, "}.get(target, f"from step {target}, ")
+        scale = _number(command.image_scale)
+        rationale = f"{start}{kind.name}: s_I {scale} {kind.reason}; {strength}."
+        return command.model_copy(update={"rationale": rationale[0].upper() + rationale[1:]})
