@@ -49,10 +49,13 @@ def load_image(
         raise ImageError(f"{name} is above the pixel limit; downscale it first.") from None
     except UnidentifiedImageError:
         raise ImageError(
-            f"{name} is not an image pixchat can read; use a PNG, JPEG, WebP, GIF, BMP or TIFF file."
+            f"{name} is not an image pixchat can read; use a PNG, JPEG, WebP, GIF, BMP or "
+            "TIFF file."
         ) from None
     except (OSError, SyntaxError, ValueError):
-        raise ImageError(f"{name} is damaged or cut short; export it again and re-upload.") from None
+        raise ImageError(
+            f"{name} is damaged or cut short; export it again and re-upload."
+        ) from None
     image = ImageOps.exif_transpose(image)
     _check_size(image.size, name, max_pixels, min_side)
     return to_rgb(image)

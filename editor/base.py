@@ -1,0 +1,66 @@
+"""What every editor takes and gives back: `EditRequest`, `EditResult`, the `Editor` protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from PIL import Image
+
+SCHEDULERS = ("euler_ancestral", "dpmpp_2m")  # Euler ancestral is InstructPix2Pix's own
+DEFAULT_SCHEDULER = SCHEDULERS[0]
+
+StepCallback = Callable[[int, int], bool | None]
+"""Called as `on_step(step, total)` after each denoising step; returning False cancels."""
+
+
+@dataclass(frozen=True)
+class ModelDefaults:
+    """A model's recommended settings, used wherever a request leaves a value as None."""
+
+    text_scale: float  # s_T: how strongly to follow the instruction
+    image_scale: float  # s_I: how strongly to stay close to the input image
+    steps: int
+    size: int  # working size: the long side of the image the model edits, in pixels
+
+
+@dataclass
+class EditRequest:
+    """One edit: apply `instruction` to `image`; None means "the model's default"."""
+
+    image: Image.Image  # RGB
+    instruction: str
+    text_scale: float | None = None
+    image_scale: float | None = None
+    steps: int | None = None
+    seed: int | None = None  # None: a random seed is chosen and returned in the result
+    scheduler: str | None = None  # "euler_ancestral" (default) or "dpmpp_2m"
+    on_step: StepCallback | None = None
+
+
+@dataclass
+class EditResult:
+    """The edited image at working size, with everything needed to reproduce it."""
+
+    image: Image.Image
+    model_id: str
+    revision: str | None
+    scheduler: str
+    steps: int
+    seed: int
+    text_scale: float
+    image_scale: float
+    width: int  # processing (working) size
+    height: int
+    device: str
+    dtype: str
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase and "total"
+
+
+class Editor(Protocol):
+    """Anything that edits an image from an instruction."""
+
+    defaults: ModelDefaults
+
+    def edit(self, request: EditRequest) -> EditResult: ...

@@ -1,0 +1,70 @@
+"""A CLIP tokenizer whose vocabulary is a fixed list of whole words, built offline.
+
+CLIP's tokenizer is byte-pair encoding: a word starts as its characters (the last one
+marked with ``</w>``) and merges glue neighbours together in rank order. For every word we
+add the merges that glue it, left to right, into one token, so each known word is exactly
+one token. Characters never seen in any word become ``<|endoftext|>`` (CLIP's unknown token);
+an unknown word made of known letters falls apart into pieces the model never trained on.
+"""
+
+import json
+from collections.abc import Iterable
+from itertools import pairwise
+from pathlib import Path
+
+from transformers import CLIPTokenizer
+
+SPECIAL_TOKENS = ["<|startoftext|>", "<|endoftext|>"]
+END_OF_WORD = "</w>"
+
+
+def build_word_tokenizer(
+    words: Iterable[str], folder: Path, max_length: int = 16
+) -> CLIPTokenizer:
+    """Write a whole-word CLIP tokenizer for `words` into `folder` and load it back.
+
+    `max_length` is the padded prompt length the pipeline uses (the text encoder's
+    `max_position_embeddings` must be at least this).
+    """
+    vocab = {token: index for index, token in enumerate(SPECIAL_TOKENS)}
+    merges: list[tuple[str, str]] = []
+    for word in sorted({word.lower() for word in words}):
+        if not word.isalpha() or not word.isascii():
+            raise ValueError(f"Vocabulary words must be plain ASCII letters, got {word!r}.")
+        pieces = _apply_merges(_characters(word), merges)
+        for piece in pieces:
+            vocab.setdefault(piece, len(vocab))
+        while len(pieces) > 1:
+            merges.append((pieces[0], pieces[1]))
+            pieces = [pieces[0] + pieces[1], *pieces[2:]]
+            vocab.setdefault(pieces[0], len(vocab))
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps(vocab, indent=1))
+    merge_lines = ["#version: 0.2", *(f"{left} {right}" for left, right in merges)]
+    (folder / "merges.txt").write_text("\n".join(merge_lines) + "\n")
+    tokenizer = CLIPTokenizer(
+        vocab=str(folder / "vocab.json"),
+        merges=str(folder / "merges.txt"),
+        model_max_length=max_length,
+    )
+    tokenizer.save_pretrained(folder)
+    return CLIPTokenizer.from_pretrained(folder)
+
+
+def _characters(word: str) -> list[str]:
+    """A word as BPE first sees it: its characters, the last one marked as the word's end."""
+    return [*word[:-1], word[-1] + END_OF_WORD]
+
+
+def _apply_merges(pieces: list[str], merges: list[tuple[str, str]]) -> list[str]:
+    """Run byte-pair encoding: repeatedly glue the adjacent pair with the best-ranked merge."""
+    ranks = {pair: rank for rank, pair in enumerate(merges)}
+    while len(pieces) > 1:
+        pairs = [(ranks.get(pair, len(ranks)), i) for i, pair in enumerate(pairwise(pieces))]
+        rank, i = min(pairs)
+        if rank == len(ranks):
+            break
+        pieces = [*pieces[:i], pieces[i] + pieces[i + 1], *pieces[i + 2 :]]
+    return pieces

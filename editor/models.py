@@ -1,0 +1,141 @@
+"""Which checkpoint a model name means, where its files are, and its recommended settings.
+
+A model is named by a short name from `KNOWN_MODELS`, a local folder in diffusers
+InstructPix2Pix layout, or a Hugging Face Hub id. A folder may hold a `pixchat.json` with
+the model's recommended settings (`text_scale`, `image_scale`, `steps`, `size`); it takes
+precedence over the registry.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from huggingface_hub import constants, snapshot_download
+
+from .base import ModelDefaults
+from .errors import EditorError, ModelNotFound
+
+DEMO_MODEL_DIR = Path(__file__).parent / "demo" / "model"
+SETTINGS_FILE = "pixchat.json"
+COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
+
+# The settings of the InstructPix2Pix paper: the defaults of any model that names none.
+IP2P_SETTINGS = {"text_scale": 7.5, "image_scale": 1.5, "steps": 20, "size": 512}
+
+
+@dataclass(frozen=True)
+class KnownModel:
+    """A short model name: where its weights are and what it recommends."""
+
+    source: str  # hub id or local folder
+    settings: dict[str, float | int]
+    how_to_fetch: str
+
+
+KNOWN_MODELS = {
+    "ip2p": KnownModel(
+        "timbrooks/instruct-pix2pix",
+        IP2P_SETTINGS,
+        "download it once with `hf download timbrooks/instruct-pix2pix` where the Hub is reachable",
+    ),
+    "magicbrush": KnownModel(
+        "vinesmsuic/magicbrush-jul7",
+        IP2P_SETTINGS,
+        "download it once with `hf download vinesmsuic/magicbrush-jul7` where the Hub is reachable",
+    ),
+    "demo": KnownModel(
+        str(DEMO_MODEL_DIR),
+        {},  # the demo folder's pixchat.json says it all
+        "reinstall pixchat, or train it with `python -m editor.demo.train --out runs/demo` "
+        "and copy runs/demo/model/ to editor/demo/model/",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A located model: what to hand to `from_pretrained`, and what the model recommends."""
+
+    model_id: str  # what a result records: a short name, a hub id or a folder
+    path: str  # a local folder or a hub id
+    revision: str | None  # the hub commit, None for a local folder
+    settings: dict[str, float | int]  # registry settings overridden by pixchat.json
+
+
+def locate_model(name_or_path: str) -> ModelSource:
+    """Find a model by short name, local folder or hub id; raise `ModelNotFound` otherwise."""
+    known = KNOWN_MODELS.get(name_or_path)
+    source = known.source if known else name_or_path
+    settings = known.settings if known else {}
+    if known:
+        named = f"'{name_or_path}' ({source})"
+        how_to_fetch = known.how_to_fetch
+    else:
+        named = f"'{name_or_path}'"
+        how_to_fetch = (
+            f"check the name (known: {', '.join(KNOWN_MODELS)}), pass a local folder in diffusers "
+            f"format, or download it once with `hf download {source}` where the Hub is reachable"
+        )
+
+    folder = Path(source).expanduser().resolve()
+    if folder.is_dir():
+        missing = [f"{name}/" for name in COMPONENTS if not (folder / name).is_dir()]
+        if missing:
+            raise ModelNotFound(f"Model {named} is missing {', '.join(missing)}; {how_to_fetch}.")
+        model_id = "demo" if name_or_path == "demo" else str(folder)
+        return ModelSource(model_id, str(folder), None, {**settings, **read_settings(folder)})
+    if looks_like_a_folder(source):
+        raise ModelNotFound(
+            f"Model '{name_or_path}' is missing: there is no folder {folder}; {how_to_fetch}."
+        )
+
+    try:
+        files = ["model_index.json", SETTINGS_FILE]  # the weights load later, per component
+        snapshot = Path(snapshot_download(source, allow_patterns=files))
+    except (OSError, ValueError):  # offline and not cached, unknown repo, or not a valid id
+        raise ModelNotFound(
+            f"Model {named} is neither a local folder nor in the Hugging Face cache "
+            f"({constants.HF_HUB_CACHE}), and the Hub could not provide it; {how_to_fetch}."
+        ) from None
+    return ModelSource(source, source, snapshot.name, {**settings, **read_settings(snapshot)})
+
+
+def looks_like_a_folder(name: str) -> bool:
+    """Hub ids are `name` or `owner/name`; anything else can only mean a local folder."""
+    return name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
+
+
+def read_settings(folder: Path) -> dict[str, float | int]:
+    """The recommended settings in `folder/pixchat.json`, or {} when it has none."""
+    path = folder / SETTINGS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        settings = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise EditorError(f"{path} is not readable JSON ({error}); fix or delete it.") from None
+    known_keys = {field.name for field in fields(ModelDefaults)}
+    return {key: value for key, value in settings.items() if key in known_keys}
+
+
+def model_defaults(name_or_path: str) -> ModelDefaults:
+    """A model's recommended settings, read from its files without loading any weights."""
+    source = locate_model(name_or_path)
+    return recommended_defaults(source, configured_size(Path(source.path)))
+
+
+def configured_size(folder: Path) -> int:
+    """The image size a local model works at, from its UNet and VAE configs (else 512)."""
+    try:
+        unet = json.loads((folder / "unet" / "config.json").read_text())
+        vae = json.loads((folder / "vae" / "config.json").read_text())
+    except (OSError, ValueError):
+        return IP2P_SETTINGS["size"]
+    return unet["sample_size"] * 2 ** (len(vae["block_out_channels"]) - 1)
+
+
+def recommended_defaults(source: ModelSource, native_size: int) -> ModelDefaults:
+    """The model's settings, with IP2P's scales and the model's native size for any it lacks."""
+    return ModelDefaults(**{**IP2P_SETTINGS, "size": native_size, **source.settings})

@@ -1,0 +1,328 @@
+"""The dual-guidance InstructPix2Pix editor: diffusers components, our own sampling loop.
+
+At every denoising step the UNet predicts the noise under three conditions, batched into
+one call, and `denoise` combines them:
+
+    eps = eps(z, ∅, ∅)
+        + s_I * (eps(z, c_I, ∅)  - eps(z, ∅, ∅))     # pull toward the input image
+        + s_T * (eps(z, c_I, c_T) - eps(z, c_I, ∅))   # pull toward the instruction
+
+for any s_T >= 0 and s_I >= 0 (diffusers' pipeline turns all guidance off when s_I < 1;
+this loop does not). Several (s_T, s_I) pairs run as one batch: that is how the options
+grid shares one text encoding, one image encoding and every UNet call.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+from collections.abc import Sequence
+from time import perf_counter
+
+import torch
+from diffusers import (
+    AutoencoderKL,
+    DPMSolverMultistepScheduler,
+    EulerAncestralDiscreteScheduler,
+    UNet2DConditionModel,
+)
+from diffusers.image_processor import VaeImageProcessor
+from diffusers.utils.torch_utils import randn_tensor
+from PIL import Image
+from transformers import CLIPTextModel, CLIPTokenizer
+
+from .base import (
+    DEFAULT_SCHEDULER,
+    SCHEDULERS,
+    EditRequest,
+    EditResult,
+    ModelDefaults,
+    StepCallback,
+)
+from .errors import Cancelled, EditorError, ModelNotFound
+from .grid import GridResult, contact_sheet, default_grid_scales
+from .images import to_rgb
+from .models import locate_model, recommended_defaults
+from .resolution import working_size
+
+# Sampler name (`base.SCHEDULERS`) -> scheduler class and the options that make it that sampler.
+SCHEDULER_CLASSES = {
+    "euler_ancestral": (EulerAncestralDiscreteScheduler, {}),  # InstructPix2Pix's own
+    "dpmpp_2m": (DPMSolverMultistepScheduler, {"algorithm_type": "dpmsolver++", "solver_order": 2}),
+}
+
+
+def choose_device(
+    device: str | torch.device | None, dtype: str | torch.dtype | None
+) -> tuple[torch.device, torch.dtype]:
+    """CUDA in float16 when present, else CPU in float32; either can be overridden."""
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if dtype is None:
+        dtype = torch.float16 if device.type == "cuda" else torch.float32
+    if isinstance(dtype, str):
+        dtype = getattr(torch, dtype, None)
+    if not isinstance(dtype, torch.dtype):
+        raise EditorError("Unknown dtype; use float32, float16 or bfloat16.")
+    return device, dtype
+
+
+def vae_scale_factor(vae: AutoencoderKL) -> int:
+    """How many pixels one latent covers per side (8 for Stable Diffusion's VAE)."""
+    return 2 ** (len(vae.config.block_out_channels) - 1)
+
+
+class Pix2PixEditor:
+    """An InstructPix2Pix editor (UNet with 8 input channels) with dual guidance."""
+
+    def __init__(
+        self,
+        unet: UNet2DConditionModel,
+        vae: AutoencoderKL,
+        text_encoder: CLIPTextModel,
+        tokenizer: CLIPTokenizer,
+        scheduler_config: dict,
+        defaults: ModelDefaults,
+        model_id: str,
+        revision: str | None = None,
+    ):
+        if unet.config.in_channels != 2 * vae.config.latent_channels:
+            raise EditorError(
+                f"Model '{model_id}' is not an InstructPix2Pix model: its UNet takes "
+                f"{unet.config.in_channels} input channels, not {2 * vae.config.latent_channels}."
+            )
+        self.unet = unet
+        self.vae = vae
+        self.text_encoder = text_encoder
+        self.tokenizer = tokenizer
+        self.scheduler_config = scheduler_config
+        self.schedulers = {
+            name: scheduler_class.from_config(scheduler_config, **options)
+            for name, (scheduler_class, options) in SCHEDULER_CLASSES.items()
+        }
+        self.defaults = defaults
+        self.model_id = model_id
+        self.revision = revision
+        self.vae_scale_factor = vae_scale_factor(vae)
+        # Read once: diffusers walks every submodule to answer `unet.device` and `unet.dtype`.
+        self.device = unet.device
+        self.dtype = unet.dtype
+        self.image_processor = VaeImageProcessor(vae_scale_factor=self.vae_scale_factor)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str = "demo",
+        device: str | torch.device | None = None,
+        dtype: str | torch.dtype | None = None,
+    ) -> Pix2PixEditor:
+        """Load a model by short name (see `editor.models`), local folder or hub id."""
+        source = locate_model(name_or_path)
+        device, dtype = choose_device(device, dtype)
+        where = {"revision": source.revision}
+        try:
+            unet = UNet2DConditionModel.from_pretrained(
+                source.path, subfolder="unet", torch_dtype=dtype, **where
+            )
+            vae = AutoencoderKL.from_pretrained(
+                source.path, subfolder="vae", torch_dtype=dtype, **where
+            )
+            text_encoder = CLIPTextModel.from_pretrained(
+                source.path, subfolder="text_encoder", dtype=dtype, **where
+            )
+            tokenizer = CLIPTokenizer.from_pretrained(source.path, subfolder="tokenizer", **where)
+            scheduler_config = EulerAncestralDiscreteScheduler.load_config(
+                source.path, subfolder="scheduler", **where
+            )
+        except OSError as error:
+            reason = str(error).strip().splitlines()[0].rstrip(".")
+            raise ModelNotFound(
+                f"Model '{name_or_path}' could not be loaded from {source.path} ({reason}); "
+                "fetch it again or point to a complete diffusers InstructPix2Pix folder."
+            ) from None
+        native_size = unet.config.sample_size * vae_scale_factor(vae)
+        return cls(
+            unet.to(device),
+            vae.to(device),
+            text_encoder.to(device),
+            tokenizer,
+            scheduler_config,
+            recommended_defaults(source, native_size),
+            source.model_id,
+            source.revision,
+        )
+
+    def edit(self, request: EditRequest) -> EditResult:
+        """Apply the request's instruction; unset scales and steps are the model's defaults."""
+        text_scale = _default(request.text_scale, self.defaults.text_scale)
+        image_scale = _default(request.image_scale, self.defaults.image_scale)
+        return self._edit_batch(request, [(text_scale, image_scale)])[0]
+
+    def grid(
+        self,
+        request: EditRequest,
+        text_scales: Sequence[float] | None = None,
+        image_scales: Sequence[float] | None = None,
+    ) -> GridResult:
+        """Edit with every (s_T, s_I) pair in one batch, plus a labelled contact sheet.
+
+        Rows are `text_scales`, columns `image_scales` (by default a spread around the
+        model's defaults). Every cell uses the request's seed, so a cell is the image a
+        single edit with its scales gives. The request's own scales are ignored.
+        """
+        default_text_scales, default_image_scales = default_grid_scales(self.defaults)
+        text_scales = list(text_scales or default_text_scales)
+        image_scales = list(image_scales or default_image_scales)
+        pairs = [(s_t, s_i) for s_t in text_scales for s_i in image_scales]
+        results = self._edit_batch(request, pairs)
+        columns = len(image_scales)
+        rows = [results[start : start + columns] for start in range(0, len(results), columns)]
+        images = [[cell.image for cell in row] for row in rows]
+        sheet = contact_sheet(images, text_scales, image_scales)
+        return GridResult(rows, sheet, text_scales, image_scales)
+
+    @torch.inference_mode()
+    def encode_instruction(self, instruction: str) -> torch.Tensor:
+        """Text embeddings of the instruction and of the empty text, stacked (2, tokens, dim)."""
+        tokens = self.tokenizer(
+            [instruction, ""],
+            padding="max_length",
+            max_length=self.tokenizer.model_max_length,
+            truncation=True,
+            return_tensors="pt",
+        )
+        attention_mask = None
+        if getattr(self.text_encoder.config, "use_attention_mask", False):
+            attention_mask = tokens.attention_mask.to(self.device)
+        input_ids = tokens.input_ids.to(self.device)
+        return self.text_encoder(input_ids, attention_mask=attention_mask)[0].to(self.dtype)
+
+    @torch.inference_mode()
+    def encode_image(self, image: Image.Image, size: tuple[int, int]) -> torch.Tensor:
+        """The image's latents at `size` (width, height), unscaled, as InstructPix2Pix expects."""
+        width, height = size
+        pixels = self.image_processor.preprocess(image, height=height, width=width)
+        return self.vae.encode(pixels.to(self.device, self.dtype)).latent_dist.mode()
+
+    @torch.inference_mode()
+    def denoise(
+        self,
+        text_embeddings: torch.Tensor,
+        image_latents: torch.Tensor,
+        scales: Sequence[tuple[float, float]],
+        *,
+        steps: int,
+        seed: int,
+        scheduler: str = DEFAULT_SCHEDULER,
+        on_step: StepCallback | None = None,
+    ) -> torch.Tensor:
+        """Sample one latent per (s_T, s_I) pair, all in one batch, from the same seed."""
+        if scheduler not in self.schedulers:
+            raise EditorError(
+                f"Unknown scheduler '{scheduler}'; choose one of: {', '.join(SCHEDULERS)}."
+            )
+        sampler = copy.deepcopy(self.schedulers[scheduler])  # runs never share scheduler state
+        sampler.set_timesteps(steps, device=self.device)
+        # One generator per pair, seeded alike: each pair starts from, and draws, the same noise.
+        count = len(scales)
+        generators = [torch.Generator("cpu").manual_seed(seed) for _ in scales]
+        shape = (count, self.vae.config.latent_channels, *image_latents.shape[-2:])
+        latents = randn_tensor(shape, generator=generators, device=self.device, dtype=self.dtype)
+        latents = latents * sampler.init_noise_sigma
+
+        # The three conditions, each repeated for every pair: (image, instruction),
+        # (image, empty text), (no image, empty text).
+        instruction, empty_text = text_embeddings.chunk(2)
+        text_conditions = torch.cat([instruction, empty_text, empty_text])
+        text_conditions = text_conditions.repeat_interleave(count, dim=0)
+        no_image = torch.zeros_like(image_latents)
+        image_conditions = torch.cat([image_latents, image_latents, no_image])
+        image_conditions = image_conditions.repeat_interleave(count, dim=0)
+        text_scale, image_scale = torch.tensor(scales, device=self.device, dtype=self.dtype).T
+        text_scale = text_scale.view(count, 1, 1, 1)
+        image_scale = image_scale.view(count, 1, 1, 1)
+
+        total = len(sampler.timesteps)
+        for step, t in enumerate(sampler.timesteps, start=1):
+            model_input = sampler.scale_model_input(torch.cat([latents] * 3), t)
+            model_input = torch.cat([model_input, image_conditions], dim=1)
+            noise = self.unet(model_input, t, encoder_hidden_states=text_conditions).sample
+            noise_full, noise_image, noise_none = noise.chunk(3)
+            noise = (
+                noise_none
+                + image_scale * (noise_image - noise_none)
+                + text_scale * (noise_full - noise_image)
+            )
+            latents = sampler.step(noise, t, latents, generator=generators).prev_sample
+            if on_step is not None and on_step(step, total) is False:
+                raise Cancelled(f"Edit cancelled at step {step} of {total}; nothing was changed.")
+        return latents
+
+    @torch.inference_mode()
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1], shape (n, 3, height, width)."""
+        images = self.vae.decode(latents / self.vae.config.scaling_factor).sample
+        return self.image_processor.postprocess(images, output_type="pt")
+
+    def _edit_batch(
+        self, request: EditRequest, scales: list[tuple[float, float]]
+    ) -> list[EditResult]:
+        """Encode once, denoise every (s_T, s_I) pair in one batch, decode; one result each."""
+        instruction = request.instruction.strip()
+        if not instruction:
+            raise EditorError("The instruction is empty; say what to change, e.g. 'make it snowy'.")
+        if any(scale < 0 for pair in scales for scale in pair):
+            raise EditorError("Guidance scales must be 0 or more; raise the negative one.")
+        steps = _default(request.steps, self.defaults.steps)
+        if steps < 1:
+            raise EditorError(f"Steps must be at least 1, not {steps}.")
+        scheduler = request.scheduler or DEFAULT_SCHEDULER
+        seed = request.seed if request.seed is not None else secrets.randbelow(2**32)
+        size = working_size(request.image.size, self.defaults.size, self.vae_scale_factor)
+
+        start = perf_counter()
+        text_embeddings = self.encode_instruction(instruction)
+        image_latents = self.encode_image(to_rgb(request.image), size)
+        encoded = perf_counter()
+        latents = self.denoise(
+            text_embeddings,
+            image_latents,
+            scales,
+            steps=steps,
+            seed=seed,
+            scheduler=scheduler,
+            on_step=request.on_step,
+        )
+        denoised = perf_counter()
+        images = self.image_processor.pt_to_numpy(self.decode(latents))
+        images = self.image_processor.numpy_to_pil(images)
+        done = perf_counter()
+
+        timings = {
+            "encode": encoded - start,
+            "denoise": denoised - encoded,
+            "decode": done - denoised,
+            "total": done - start,
+        }
+        return [
+            EditResult(
+                image=image,
+                model_id=self.model_id,
+                revision=self.revision,
+                scheduler=scheduler,
+                steps=steps,
+                seed=seed,
+                text_scale=float(text_scale),
+                image_scale=float(image_scale),
+                width=size[0],
+                height=size[1],
+                device=str(self.device),
+                dtype=str(self.dtype).removeprefix("torch."),
+                timings=dict(timings),
+            )
+            for image, (text_scale, image_scale) in zip(images, scales, strict=True)
+        ]
+
+
+def _default(value, default):
+    """`value`, or `default` when it is None (0 is a real value)."""
+    return default if value is None else value
