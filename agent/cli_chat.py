@@ -1,0 +1,138 @@
+"""`pixchat say` (one chat turn on a session) and `pixchat interpret` (the command only).
+
+    pixchat say SESSION "make the circle blue"
+    pixchat say SESSION "show me options" --pick 2
+    pixchat interpret "could you make it winter?" --json
+
+`say --json` prints {"command", "node_id", "changed", "metrics", "reply"}; `interpret --json`
+prints the command alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from editor.images import load_image
+
+from .setup import open_agent, open_interpreter
+from .turn import TurnResult, choose_option, run_turn
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `say` and `interpret` commands."""
+    say = subparsers.add_parser("say", help="say one thing to a session and apply it")
+    say.add_argument("session", help="session id")
+    say.add_argument("text", help='what you would type in the chat, e.g. "make it winter"')
+    add_model_arguments(say)
+    say.add_argument("--steps", type=int, help="denoising steps (default: the model's)")
+    say.add_argument("--seed", type=int, help="fixed seed for the edit (default: a new one)")
+    say.add_argument("--pick", type=int, metavar="N",
+                     help="for options: keep option N (1-based) without asking")
+    say.add_argument("--sheet", type=Path, metavar="FILE",
+                     help="for options: where to write the contact sheet (default: options.png)")
+    say.add_argument("--json", action="store_true", help="print the result as JSON")
+    say.set_defaults(run=run_say)
+
+    interpret = subparsers.add_parser("interpret", help="show the command a chat turn becomes")
+    interpret.add_argument("text")
+    interpret.add_argument("--image", type=Path, help="the current image, for a VLM to look at")
+    add_model_arguments(interpret)
+    interpret.add_argument("--json", action="store_true", help="print the command as JSON")
+    interpret.set_defaults(run=run_interpret)
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model", default="demo",
+        help="editor model: ip2p, magicbrush, demo, a hub id or a folder (default: demo)",
+    )
+    parser.add_argument(
+        "--interpreter", default="rules",
+        help="rules (default) or vlm:<hub id or folder> of an image-text-to-text model",
+    )
+
+
+def run_say(args: argparse.Namespace) -> int:
+    agent = open_agent(args.model, args.interpreter, url=args.db, data_dir=args.data,
+                       owner=args.owner, steps=args.steps, seed=args.seed, warn=_warn)
+    with ProgressBar() as progress:
+        result = run_turn(agent, args.session, args.text, on_event=progress)
+    if result.options:
+        result = _pick(agent, result, args, progress)
+    if args.json:
+        print(json.dumps(_as_json(result), indent=2))
+    else:
+        print(result.reply)
+    return 0
+
+
+def run_interpret(args: argparse.Namespace) -> int:
+    image = load_image(args.image) if args.image else None
+    interpreter = open_interpreter(args.interpreter, args.model, warn=_warn)
+    command = interpreter.interpret(args.text, image)
+    if args.json:
+        print(command.model_dump_json(indent=2))
+    else:
+        print(f"{command.action}: {command.instruction or '-'} "
+              f"(s_T {command.text_scale}, s_I {command.image_scale}) — {command.rationale}")
+    return 0
+
+
+def _pick(agent, result: TurnResult, args: argparse.Namespace, progress) -> TurnResult:
+    """Show the options sheet and commit the one the person picks (or none)."""
+    sheet_path = args.sheet or Path("options.png")
+    result.options.sheet.save(sheet_path)
+    labels = "\n".join(f"  {number}. {label}" for number, label in
+                       enumerate(result.options.labels, start=1))
+    print(f"Options written to {sheet_path}:\n{labels}", file=sys.stderr)
+    choice = args.pick
+    if choice is None and sys.stdin.isatty():
+        answer = input(f"Keep which option (1–{len(result.options.labels)}, Enter for none)? ")
+        choice = int(answer) if answer.strip().isdigit() else None
+    index = choice - 1 if choice is not None else None
+    return choose_option(agent, result.options, index, on_event=progress)
+
+
+def _as_json(result: TurnResult) -> dict:
+    return {
+        "command": result.command.model_dump(mode="json"),
+        "node_id": result.node_id,
+        "changed": result.changed,
+        "metrics": result.metrics,
+        "reply": result.reply,
+    }
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+class ProgressBar:
+    """Shows the turn's stage, and a bar over the denoising steps while the editor runs."""
+
+    def __enter__(self) -> ProgressBar:
+        self.bar: tqdm | None = None
+        return self
+
+    def __call__(self, event: dict) -> None:
+        if "step" not in event:
+            if self.bar is None:
+                print(f"{event['stage']}…", file=sys.stderr)
+            return
+        if self.bar is None or event["step"] == 0:
+            self.close()
+            self.bar = tqdm(total=event["total"], desc=event["stage"], unit="step")
+        self.bar.update(event["step"] - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,72 @@
+"""Opening what a conversation needs: the editor model, the interpreter, the store.
+
+The command line and the app both start here, so both fall back the same way: a model
+that cannot be found is replaced by the embedded demo model, and `warn` is told why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from editor import ModelDefaults, ModelNotFound, load_editor
+from editor.models import model_defaults
+from memory import SessionStore
+
+from .interpret import Interpreter, load_interpreter
+from .turn import Agent
+
+if TYPE_CHECKING:
+    from editor import Pix2PixEditor
+
+Warn = Callable[[str], None]
+Loaded = TypeVar("Loaded")
+
+
+def open_editor(model: str, warn: Warn, device: str | None = None) -> Pix2PixEditor:
+    """The named editor model, or the demo model (after telling `warn`) if it is missing."""
+    return _or_demo(lambda name: load_editor(name, device=device), model, warn)
+
+
+def open_interpreter(spec: str, model: str, warn: Warn) -> Interpreter:
+    """The interpreter `spec` ("rules" or "vlm:<id>"), suggesting scales for editor `model`.
+
+    Only the model's settings are read, not its weights.
+    """
+    defaults: ModelDefaults = _or_demo(model_defaults, model, warn)
+    return load_interpreter(spec, defaults)
+
+
+def _or_demo(load: Callable[[str], Loaded], model: str, warn: Warn) -> Loaded:
+    """`load(model)`; when that model cannot be found, `load("demo")` after telling `warn`."""
+    try:
+        return load(model)
+    except ModelNotFound as error:
+        if model == "demo":
+            raise
+        warn(f"{error} Using the embedded demo model instead.")
+        return load("demo")
+
+
+def open_agent(
+    model: str,
+    interpreter: str,
+    *,
+    url: str | None,
+    data_dir: str | Path | None,
+    owner: str,
+    warn: Warn,
+    steps: int | None = None,
+    seed: int | None = None,
+) -> Agent:
+    """An `Agent` over the store at `url`/`data_dir`, editing with `model`."""
+    editor = open_editor(model, warn)
+    return Agent(
+        store=SessionStore(url, data_dir),
+        editor=editor,
+        interpreter=load_interpreter(interpreter, editor.defaults),
+        owner=owner,
+        steps=steps,
+        seed=seed,
+    )

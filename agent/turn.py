@@ -1,0 +1,395 @@
+"""One chat turn as a LangGraph graph: interpret → route → navigate | edit → check → commit |
+options → pick | reply.
+
+    interpret ─┬─► navigate ──────────────────────────────┐
+               ├─► edit ──► check ──► commit ─────────────┤
+               ├─► options ──► pick (waits for a choice) ─┤
+               └──────────────────────────────────────────┴─► reply
+
+The graph state holds ids and parameters only. Images travel through `Agent.scratch`, keyed
+by the turn's thread id, and land in the session store when a node is committed. Progress
+(the stage, and step i of n while the editor runs) is written to LangGraph's "custom"
+stream; `run_turn` hands each event to the caller's `on_event`, which is how the command
+line draws its progress bar and the app its progress widget.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.config import get_config, get_stream_writer
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Command as Resume
+from langgraph.types import interrupt
+from PIL import Image
+
+from editor import Editor, EditRequest, EditResult, resize_to
+from editor.grid import default_grid_scales
+from editor.images import load_image, to_png_bytes
+from memory import History, NodeInfo, SessionStore
+
+from .checks import Drift, has_drifted, is_better, measure_drift, retry_image_scale
+from .command import DEFAULT_LIMITS, Command, ScaleLimits, Turn
+from .interpret import Interpreter
+
+EventHandler = Callable[[dict[str, Any]], None]
+ADJUST_HINT = "Say 'stronger' or 'subtler' to adjust, 'again' for another take, 'undo' to go back."
+
+
+@dataclass
+class Agent:
+    """Everything a turn needs, passed in explicitly: no hidden globals."""
+
+    store: SessionStore
+    editor: Editor
+    interpreter: Interpreter
+    owner: str = "local"
+    steps: int | None = None  # None: the editor model's default
+    scheduler: str | None = None
+    seed: int | None = None  # a fixed seed for every edit; None: a fresh one each time
+    limits: ScaleLimits = DEFAULT_LIMITS
+    scratch: dict[str, dict[str, Any]] = field(default_factory=dict)  # images between nodes
+
+    def __post_init__(self) -> None:
+        self.graph = build_graph(self)
+
+
+@dataclass
+class TurnResult:
+    """What a turn did: the command, the node the head is on now, and the reply to show."""
+
+    command: Command
+    reply: str
+    node_id: int
+    changed: bool  # a new image state was committed
+    metrics: dict[str, Any] = field(default_factory=dict)
+    options: PendingOptions | None = None  # set when the person must pick an option
+
+
+@dataclass
+class PendingOptions:
+    """An options grid waiting for the person's choice (`choose_option`)."""
+
+    thread_id: str
+    sheet: Image.Image  # the labelled contact sheet
+    labels: list[str]  # "s_T 5 · s_I 1.5", in reading order (rows s_T, columns s_I)
+
+
+class TurnState(TypedDict, total=False):
+    session_id: str
+    text: str
+    command: dict[str, Any]  # Command.model_dump(); given in advance by buttons and sliders
+    parent_id: int  # the node an edit starts from
+    node_id: int  # where the head is at the end of the turn
+    root_id: int  # the session's original image
+    changed: bool
+    seed: int
+    scales: list[tuple[float, float]]  # (s_T, s_I) of each image in scratch, in order
+    choice: int | None
+    metrics: dict[str, Any]
+    reply: str
+
+
+# --- the graph ------------------------------------------------------------------------
+
+
+def build_graph(agent: Agent):
+    """Compile the turn graph for `agent`; its checkpointer keeps turns that wait for a pick."""
+
+    def emit(event: dict[str, Any]) -> None:
+        get_stream_writer()(event)
+
+    def interpret(state: TurnState) -> TurnState:
+        emit({"stage": "interpreting"})
+        history = agent.store.history(agent.owner, state["session_id"])
+        head = _node(history, history.session.head_id)
+        if state.get("command"):
+            command = Command.model_validate(state["command"])
+        else:
+            image = _image(agent, state["session_id"], head.id)
+            command = agent.interpreter.interpret(state["text"], image, _turns(history))
+        agent.store.add_message(agent.owner, state["session_id"], "user", state["text"])
+        return {"command": command.model_dump(), "node_id": head.id, "changed": False,
+                "root_id": history.session.root_id}
+
+    def route(state: TurnState) -> str:
+        action = state["command"]["action"]
+        if action in ("undo", "redo", "reset", "revert"):
+            return "navigate"
+        if action in ("edit", "refine", "again"):
+            return "edit"
+        return {"options": "options"}.get(action, "reply")
+
+    def navigate(state: TurnState) -> TurnState:
+        command = Command.model_validate(state["command"])
+        session_id = state["session_id"]
+        if command.action == "revert":
+            history = agent.store.history(agent.owner, session_id)
+            if command.target >= len(history.nodes):
+                last = len(history.nodes) - 1
+                return {"reply": f"There is no step {command.target}; this session has steps "
+                        f"0–{last} (0 is the original)."}
+            result = agent.store.revert(agent.owner, session_id, history.nodes[command.target].id)
+        else:
+            result = getattr(agent.store, command.action)(agent.owner, session_id)
+        reply = command.rationale if result.moved else result.message
+        return {"node_id": result.node.id, "reply": reply}
+
+    def edit(state: TurnState) -> TurnState:
+        command = Command.model_validate(state["command"])
+        parent_id, seed = _starting_point(agent, state["session_id"], command)
+        parent = _image(agent, state["session_id"], parent_id)
+        scales = (_text_scale(agent, command), _image_scale(agent, command))
+        result = _run_editor(agent, parent, command, scales, seed, emit)
+        agent.scratch[_thread(state)] = {"parent": parent, "results": [result]}
+        return {"parent_id": parent_id, "seed": result.seed, "scales": [scales]}
+
+    def check(state: TurnState) -> TurnState:
+        emit({"stage": "checking"})
+        command = Command.model_validate(state["command"])
+        scratch = agent.scratch[_thread(state)]
+        parent, kept = scratch["parent"], scratch["results"][0]
+        drift = measure_drift(kept.image, parent)
+        retried = ""
+        higher = retry_image_scale(kept.image_scale, agent.limits)
+        if has_drifted(drift, command.scope) and higher is not None:
+            scales = (kept.text_scale, higher)
+            retry = _run_editor(agent, parent, command, scales, state["seed"], emit)
+            retry_drift = measure_drift(retry.image, parent)
+            if is_better(retry_drift, drift, command.scope):
+                kept, drift = retry, retry_drift
+                retried = f" It drifted too far at first, so I raised s_I to {higher:g}."
+            else:
+                retried = f" It drifted; a retry with s_I {higher:g} was no better, so I kept it."
+        metrics = _drift_metrics(agent, state, kept.image, parent, drift)
+        metrics["retried"] = bool(retried)
+        scratch["results"] = [kept]
+        return {"metrics": metrics, "reply": retried}
+
+    def commit(state: TurnState) -> TurnState:
+        command = Command.model_validate(state["command"])
+        result = agent.scratch.pop(_thread(state))["results"][0]
+        node = _commit(agent, state, command, result, state["metrics"])
+        reply = (f"{command.rationale} Used s_T {result.text_scale:g} (how big a change) and "
+                 f"s_I {result.image_scale:g} (how close to the original).{state['reply']} "
+                 f"{ADJUST_HINT}")
+        return {"node_id": node.id, "changed": True, "reply": reply}
+
+    def options(state: TurnState) -> TurnState:
+        command = Command.model_validate(state["command"])
+        parent_id, seed = _starting_point(agent, state["session_id"], command)
+        text_scales, image_scales = _grid_scales(agent, command)
+        parent = _image(agent, state["session_id"], parent_id)
+        total = agent.steps or agent.editor.defaults.steps
+        request = EditRequest(
+            image=parent, instruction=command.instruction, steps=agent.steps, seed=seed,
+            scheduler=agent.scheduler,
+            on_step=lambda step, _: emit({"stage": "editing", "step": step, "total": total}),
+        )
+        emit({"stage": "editing", "step": 0, "total": total})
+        grid = agent.editor.grid(request, text_scales, image_scales)
+        results = [cell for row in grid.results for cell in row]
+        agent.scratch[_thread(state)] = {"parent": parent, "results": results,
+                                         "sheet": grid.sheet}
+        return {"parent_id": parent_id, "seed": results[0].seed,
+                "scales": [(cell.text_scale, cell.image_scale) for cell in results]}
+
+    def pick(state: TurnState) -> TurnState:
+        choice = interrupt({"count": len(state["scales"])})
+        scratch = agent.scratch.pop(_thread(state))
+        if choice is None or not 0 <= choice < len(scratch["results"]):
+            return {"reply": "Kept the image as it was; say 'show me options' to see them again."}
+        command = Command.model_validate(state["command"])
+        result = scratch["results"][choice]
+        metrics = _drift_metrics(agent, state, result.image, scratch["parent"])
+        node = _commit(agent, state, command, result, metrics)
+        return {"node_id": node.id, "changed": True,
+                "reply": f"Using option {choice + 1}: s_T {result.text_scale:g}, "
+                         f"s_I {result.image_scale:g}. {ADJUST_HINT}"}
+
+    def reply(state: TurnState) -> TurnState:
+        command = Command.model_validate(state["command"])
+        text = state.get("reply") or command.rationale
+        if command.fallback_reason:
+            text = f"{text} (The VLM's answer was not usable: {command.fallback_reason})"
+        agent.store.add_message(agent.owner, state["session_id"], "assistant", text,
+                                node_id=state["node_id"])
+        return {"reply": text}
+
+    graph = StateGraph(TurnState)
+    for step in (interpret, navigate, edit, check, commit, options, pick, reply):
+        graph.add_node(step.__name__, step)
+    graph.add_edge(START, "interpret")
+    graph.add_conditional_edges("interpret", route, ["navigate", "edit", "options", "reply"])
+    graph.add_edge("edit", "check")
+    graph.add_edge("check", "commit")
+    graph.add_edge("options", "pick")
+    for last in ("navigate", "commit", "pick"):
+        graph.add_edge(last, "reply")
+    graph.add_edge("reply", END)
+    return graph.compile(checkpointer=InMemorySaver())
+
+
+# --- running a turn -------------------------------------------------------------------
+
+
+def run_turn(
+    agent: Agent,
+    session_id: str,
+    text: str,
+    on_event: EventHandler | None = None,
+    command: Command | None = None,
+) -> TurnResult:
+    """Run one chat turn to its end, or until an options grid waits for a pick.
+
+    `command` skips the interpreter: the app's buttons and sliders say exactly what they
+    want (e.g. a 'refine' with the sliders' scales); `text` is then what the transcript shows.
+    """
+    agent.store.history(agent.owner, session_id)  # unknown session or owner: fail before work
+    thread_id = f"{session_id}:{uuid.uuid4().hex}"
+    state: TurnState = {"session_id": session_id, "text": text}
+    if command is not None:
+        state["command"] = command.model_dump()
+    return _stream(agent, state, thread_id, on_event)
+
+
+def choose_option(
+    agent: Agent, pending: PendingOptions, choice: int | None, on_event: EventHandler | None = None
+) -> TurnResult:
+    """Finish an options turn: commit option `choice` (0-based), or none when it is None."""
+    return _stream(agent, Resume(resume=choice), pending.thread_id, on_event)
+
+
+def _stream(agent: Agent, graph_input: Any, thread_id: str, on_event: EventHandler | None):
+    config = {"configurable": {"thread_id": thread_id}}
+    try:
+        for mode, chunk in agent.graph.stream(graph_input, config, stream_mode=["custom",
+                                                                                 "values"]):
+            if mode == "custom" and on_event:
+                on_event(chunk)
+    except BaseException:
+        agent.scratch.pop(thread_id, None)
+        raise
+    snapshot = agent.graph.get_state(config)
+    state: TurnState = snapshot.values
+    command = Command.model_validate(state["command"])
+    if snapshot.next:  # waiting in `pick`
+        scratch = agent.scratch[thread_id]
+        labels = [f"s_T {s_t:g} · s_I {s_i:g}" for s_t, s_i in state["scales"]]
+        return TurnResult(command, command.rationale, state["node_id"], False,
+                          options=PendingOptions(thread_id, scratch["sheet"], labels))
+    return TurnResult(command, state["reply"], state["node_id"], state["changed"],
+                      state.get("metrics", {}))
+
+
+# --- helpers --------------------------------------------------------------------------
+
+
+def _thread(state: TurnState) -> str:
+    """The turn's thread id, which keys its images in `Agent.scratch`."""
+    return get_config()["configurable"]["thread_id"]
+
+
+def _node(history: History, node_id: int) -> NodeInfo:
+    return next(node for node in history.nodes if node.id == node_id)
+
+
+def _image(agent: Agent, session_id: str, node_id: int) -> Image.Image:
+    return load_image(agent.store.node_image(agent.owner, session_id, node_id))
+
+
+def _turns(history: History) -> list[Turn]:
+    """The session's edits in the order they were made, as the interpreter's history.
+
+    The last one is what 'stronger', 'again' and 'show me options' repeat, also after an
+    undo or a reset.
+    """
+    turns = []
+    for node in history.nodes[1:]:
+        params = node.params
+        command = Command.clamped(
+            action="edit", instruction=params.instruction or params.chat_text or "edit",
+            text_scale=params.text_scale, image_scale=params.image_scale,
+            scope=params.metrics.get("scope", "global"),
+        )
+        turns.append(Turn(params.chat_text, command))
+    return turns
+
+
+def _starting_point(agent: Agent, session_id: str, command: Command) -> tuple[int, int | None]:
+    """The node an edit starts from, and its seed.
+
+    A new edit starts from the head (or from step `target`, "go back to step 2 and ...").
+    'refine' and 'again' re-run the head's own edit from the head's parent, so the new image
+    is a sibling of the last attempt; 'refine' keeps its seed, 'again' draws a new one.
+    """
+    history = agent.store.history(agent.owner, session_id)
+    head = _node(history, history.session.head_id)
+    if command.action in ("refine", "again", "options") and head.parent_id is not None \
+            and command.instruction == head.params.instruction:
+        seed = head.params.seed if command.action == "refine" else None
+        return head.parent_id, seed if agent.seed is None else agent.seed
+    if command.target is not None and command.target < len(history.nodes):
+        return history.nodes[command.target].id, agent.seed
+    return head.id, agent.seed
+
+
+def _text_scale(agent: Agent, command: Command) -> float:
+    return command.text_scale if command.text_scale is not None else \
+        agent.editor.defaults.text_scale
+
+
+def _image_scale(agent: Agent, command: Command) -> float:
+    return command.image_scale if command.image_scale is not None else \
+        agent.editor.defaults.image_scale
+
+
+def _grid_scales(agent: Agent, command: Command) -> tuple[list[float], list[float]]:
+    """A 3×3 spread around the command's scales (the model's defaults when it has none)."""
+    defaults = agent.editor.defaults
+    centre = type(defaults)(text_scale=_text_scale(agent, command),
+                            image_scale=_image_scale(agent, command),
+                            steps=defaults.steps, size=defaults.size)
+    return default_grid_scales(centre)
+
+
+def _drift_metrics(agent, state, image, parent, from_parent: Drift | None = None) -> dict:
+    """The node's metrics: the edit's scope and its drift from the parent and the original."""
+    command = Command.model_validate(state["command"])
+    original = parent if state["parent_id"] == state["root_id"] else \
+        _image(agent, state["session_id"], state["root_id"])
+    return {
+        "scope": command.scope,
+        "drift_parent": vars(from_parent or measure_drift(image, parent)),
+        "drift_original": vars(measure_drift(image, original)),
+    }
+
+
+def _run_editor(agent, image, command, scales, seed, emit) -> EditResult:
+    total = agent.steps or agent.editor.defaults.steps
+    emit({"stage": "editing", "step": 0, "total": total})
+    request = EditRequest(
+        image=image, instruction=command.instruction, text_scale=scales[0],
+        image_scale=scales[1], steps=agent.steps, seed=seed, scheduler=agent.scheduler,
+        on_step=lambda step, _: emit({"stage": "editing", "step": step, "total": total}),
+    )
+    return agent.editor.edit(request)
+
+
+def _commit(agent, state, command, result: EditResult, metrics) -> NodeInfo:
+    """Store `result` as a child of the turn's parent, at the parent's size."""
+    get_stream_writer()({"stage": "saving"})
+    history = agent.store.history(agent.owner, state["session_id"])
+    parent = _node(history, state["parent_id"])
+    image = resize_to(result.image, (parent.width, parent.height))
+    return agent.store.commit_edit(
+        agent.owner, state["session_id"], parent.id, to_png_bytes(image),
+        chat_text=state["text"], instruction=command.instruction,
+        text_scale=result.text_scale, image_scale=result.image_scale, seed=result.seed,
+        steps=result.steps, scheduler=result.scheduler, model_id=result.model_id,
+        metrics=metrics, timings=result.timings,
+    )

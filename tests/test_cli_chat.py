@@ -1,0 +1,79 @@
+"""`pixchat say` and `pixchat interpret`: the agent's turn from the command line."""
+
+import json
+
+import pytest
+from PIL import Image
+
+from agent.cli import main
+from tiny_models import build_tiny_pix2pix
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return str(build_tiny_pix2pix(tmp_path_factory.mktemp("model")))
+
+
+@pytest.fixture
+def pixchat(tmp_path, capsys):
+    """Run `pixchat --data tmp_path ARGS`; return (exit code, stdout, stderr)."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(["--data", str(tmp_path), *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
+def session(pixchat, tmp_path):
+    path = tmp_path / "scene.png"
+    Image.new("RGB", (40, 40), (38, 64, 242)).save(path)
+    code, out, _ = pixchat("new", str(path))
+    assert code == 0
+    return out.strip().splitlines()[-1]
+
+
+def test_say_runs_a_turn_and_prints_json(pixchat, session, model):
+    code, out, err = pixchat("say", session, "make it snowy", "--model", model, "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert result["command"]["action"] == "edit" and result["changed"] is True
+    assert result["node_id"] > 0 and "drift_parent" in result["metrics"]
+    assert "editing" in err  # the progress bar
+
+    code, out, _ = pixchat("say", session, "undo", "--model", model)
+    assert code == 0 and "back" in out.lower()
+    code, out, _ = pixchat("history", session, "--json")
+    history = json.loads(out)
+    assert len(history["nodes"]) == 2
+
+
+def test_say_options_with_pick(pixchat, session, model, tmp_path):
+    pixchat("say", session, "make it snowy", "--model", model)
+    sheet = tmp_path / "sheet.png"
+    code, out, err = pixchat("say", session, "show me options", "--model", model,
+                             "--pick", "2", "--sheet", str(sheet), "--json")
+    assert code == 0 and json.loads(out)["changed"] is True
+    assert Image.open(sheet).width > 3 * 32 and "9. s_T" in err
+
+
+def test_missing_model_falls_back_to_demo_and_says_so(pixchat, session, tmp_path):
+    code, out, err = pixchat("interpret", "make it winter", "--model", str(tmp_path / "nope"))
+    assert code == 0 and "demo model instead" in err
+
+
+def test_interpret_prints_the_command(pixchat, model):
+    code, out, _ = pixchat("interpret", "could you please make it winter?", "--model", model,
+                           "--json")
+    command = json.loads(out)
+    assert code == 0 and command["action"] == "edit" and command["instruction"] == "make it winter"
+
+
+def test_unknown_interpreter_and_session_are_one_sentence(pixchat, session, model):
+    code, _, err = pixchat("interpret", "make it winter", "--model", model,
+                           "--interpreter", "gpt")
+    assert code == 1 and err.startswith("error: Unknown interpreter") and "Traceback" not in err
+    code, _, err = pixchat("say", "no-such-session", "make it winter", "--model", model)
+    assert code == 1 and err.count("\n") == 1
