@@ -4,8 +4,8 @@
     pixchat sessions [--json]
     pixchat history SESSION [--json]
     pixchat undo|redo|reset SESSION
-    pixchat revert SESSION NODE
-    pixchat show SESSION [--node N] --out FILE.png
+    pixchat revert SESSION STEP            STEP as `pixchat history` numbers it (0: original)
+    pixchat show SESSION [--step N] --out FILE.png
     pixchat export SESSION FILE.zip
     pixchat import FILE.zip                prints the new session id alone on its last line
     pixchat rename SESSION TITLE
@@ -50,14 +50,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         command.add_argument("session")
         command.set_defaults(run=run)
 
-    revert_ = subparsers.add_parser("revert", help="make any node the current image")
+    revert_ = subparsers.add_parser("revert", help="make any step the current image")
     revert_.add_argument("session")
-    revert_.add_argument("node", type=int)
+    revert_.add_argument("step", type=int, help="a step number from `pixchat history`; 0 is "
+                         "the original")
     revert_.set_defaults(run=revert)
 
-    show = subparsers.add_parser("show", help="save the current image (or any node's) as PNG")
+    show = subparsers.add_parser("show", help="save the current image (or any step's) as PNG")
     show.add_argument("session")
-    show.add_argument("--node", type=int, help="node id (default: the current image)")
+    show.add_argument("--step", type=int, help="step number from `pixchat history` "
+                      "(default: the current image)")
     show.add_argument("--out", type=png_path, required=True, help="PNG file to write")
     show.set_defaults(run=show_image)
 
@@ -143,7 +145,9 @@ def reset(args: argparse.Namespace) -> int:
 
 
 def revert(args: argparse.Namespace) -> int:
-    return _report(open_store(args).revert(args.owner, args.session, args.node))
+    store = open_store(args)
+    node = store.history(args.owner, args.session).node_at_step(args.step)
+    return _report(store.revert(args.owner, args.session, node.id))
 
 
 def _report(result: NavigationResult) -> int:
@@ -152,7 +156,11 @@ def _report(result: NavigationResult) -> int:
 
 
 def show_image(args: argparse.Namespace) -> int:
-    png = open_store(args).node_image(args.owner, args.session, args.node)
+    store = open_store(args)
+    node_id = None
+    if args.step is not None:
+        node_id = store.history(args.owner, args.session).node_at_step(args.step).id
+    png = store.node_image(args.owner, args.session, node_id)
     try:
         args.out.write_bytes(png)
     except OSError as error:
@@ -195,13 +203,15 @@ def collect_garbage(args: argparse.Namespace) -> int:
 
 
 def tree_lines(history: History) -> list[str]:
-    """The tree as text, one node a line; a chain of single children stays in one column.
+    """The tree as text, one node a line, numbered by step; a chain of single children stays
+    in one column.
 
-        * 1  original 512×512
-        * 2  'make it winter'  s_T 7.5  s_I 1.5  seed 42
-          ├─ 3  'more snow'  ...
-        * └─ 4  'add a hat'  ...  ← head
+        * 0  original 512×512
+        * 1  'make it winter'  s_T 7.5  s_I 1.5  seed 42
+          ├─ 2  'more snow'  ...
+        * └─ 3  'add a hat'  ...  ← head
     """
+    steps = {node.id: step for step, node in enumerate(history.nodes)}
     on_head_path = set(history.head_path)
     head_id = history.session.head_id
     lines = []
@@ -210,7 +220,7 @@ def tree_lines(history: History) -> list[str]:
         node, indent, child_indent = stack.pop()
         mark = "*" if node.id in on_head_path else " "
         head = "  ← head" if node.id == head_id else ""
-        lines.append(f"{mark} {indent}{node.id}  {_describe(node)}{head}")
+        lines.append(f"{mark} {indent}{steps[node.id]}  {_describe(node)}{head}")
         children = history.children[node.id]
         if len(children) == 1:
             stack.append((children[0], child_indent, child_indent))

@@ -30,7 +30,7 @@ from PIL import Image
 from editor import Editor, EditRequest, EditResult, resize_to
 from editor.grid import default_grid_scales
 from editor.images import load_image, to_png_bytes
-from memory import History, NodeInfo, SessionStore
+from memory import History, NodeInfo, NotFound, SessionStore
 
 from .checks import Drift, has_drifted, is_better, measure_drift, retry_image_scale
 from .command import DEFAULT_LIMITS, Command, ScaleLimits, Turn
@@ -112,6 +112,11 @@ def build_graph(agent: Agent):
         else:
             image = _image(agent, state["session_id"], head.id)
             command = agent.interpreter.interpret(state["text"], image, _turns(history))
+        if command.target is not None:  # "go back to step 3 (and ...)": does it exist?
+            try:
+                history.node_at_step(command.target)
+            except NotFound as error:
+                command = Command(action="help", rationale=str(error))
         agent.store.add_message(agent.owner, state["session_id"], "user", state["text"])
         return {"command": command.model_dump(), "node_id": head.id, "changed": False,
                 "root_id": history.session.root_id}
@@ -129,11 +134,8 @@ def build_graph(agent: Agent):
         session_id = state["session_id"]
         if command.action == "revert":
             history = agent.store.history(agent.owner, session_id)
-            if command.target >= len(history.nodes):
-                last = len(history.nodes) - 1
-                return {"reply": f"There is no step {command.target}; this session has steps "
-                        f"0–{last} (0 is the original)."}
-            result = agent.store.revert(agent.owner, session_id, history.nodes[command.target].id)
+            target = history.node_at_step(command.target)
+            result = agent.store.revert(agent.owner, session_id, target.id)
         else:
             result = getattr(agent.store, command.action)(agent.owner, session_id)
         reply = command.rationale if result.moved else result.message
@@ -333,8 +335,8 @@ def _starting_point(agent: Agent, session_id: str, command: Command) -> tuple[in
             and command.instruction == head.params.instruction:
         seed = head.params.seed if command.action == "refine" else None
         return head.parent_id, seed if agent.seed is None else agent.seed
-    if command.target is not None and command.target < len(history.nodes):
-        return history.nodes[command.target].id, agent.seed
+    if command.target is not None:
+        return history.node_at_step(command.target).id, agent.seed
     return head.id, agent.seed
 
 

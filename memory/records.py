@@ -16,6 +16,8 @@ from typing import Any, Literal
 import pydantic_core
 from pydantic import TypeAdapter
 
+from .errors import NotFound
+
 ARCHIVE_FORMAT = "pixchat-session"
 ARCHIVE_VERSION = 1
 
@@ -102,6 +104,17 @@ class History:
             if node.parent_id is not None:
                 children[node.parent_id].append(node)
         return children
+
+    def node_at_step(self, step: int) -> NodeInfo:
+        """The node a person calls "step `step`": its place in creation order, 0 the original."""
+        if not 0 <= step < len(self.nodes):
+            raise NotFound(f"There is no step {step}; this session has steps "
+                           f"0–{len(self.nodes) - 1} (0 is the original).")
+        return self.nodes[step]
+
+    def step_of(self, node_id: int) -> int:
+        """The step number of a node of this session."""
+        return next(step for step, node in enumerate(self.nodes) if node.id == node_id)
 
 
 @dataclass(frozen=True)

@@ -374,11 +374,18 @@ def _session_node(db: Session, session: SessionRow, node_id: int) -> NodeRow:
 
 
 def _go_to(db: Session, session: SessionRow, node: NodeRow) -> NavigationResult:
+    where = f"step {_step(db, node)}: {_describe(node)}"
     if node.id == session.head_id:
-        return _stay(node, f"Already at node {node.id}: {_describe(node)}.")
+        return _stay(node, f"Already at {where}.")
     _move_head(db, session, node)
-    return NavigationResult(node=_node_info(node), moved=True,
-                            message=f"Now at node {node.id}: {_describe(node)}.")
+    return NavigationResult(node=_node_info(node), moved=True, message=f"Now at {where}.")
+
+
+def _step(db: Session, node: NodeRow) -> int:
+    """The node's step number, as `History.node_at_step` counts: 0 is the original."""
+    earlier = select(func.count()).where(NodeRow.session_id == node.session_id,
+                                         NodeRow.id < node.id)
+    return db.scalar(earlier)
 
 
 def _stay(node: NodeRow, message: str) -> NavigationResult:

@@ -58,14 +58,14 @@ def test_a_whole_session_from_the_command_line(pixchat, tmp_path: Path) -> None:
     [listed] = json.loads(out)
     assert (listed["id"], listed["title"], listed["node_count"]) == (session_id, "Street", 2)
 
-    assert pixchat("undo", session_id)[1] == f"Now at node {root}: the original image.\n"
+    assert pixchat("undo", session_id)[1] == "Now at step 0: the original image.\n"
     assert "Nothing to undo" in pixchat("undo", session_id)[1]
-    assert pixchat("redo", session_id)[1] == f"Now at node {winter.id}: 'make it winter'.\n"
+    assert pixchat("redo", session_id)[1] == "Now at step 1: 'make it winter'.\n"
     assert "Nothing to redo" in pixchat("redo", session_id)[1]
-    assert pixchat("reset", session_id)[1] == f"Now at node {root}: the original image.\n"
-    assert pixchat("revert", session_id, winter.id)[1].startswith(f"Now at node {winter.id}")
+    assert pixchat("reset", session_id)[1] == "Now at step 0: the original image.\n"
+    assert pixchat("revert", session_id, 1)[1] == "Now at step 1: 'make it winter'.\n"
 
-    code, out, _ = pixchat("show", session_id, "--node", root, "--out", tmp_path / "before.png")
+    code, out, _ = pixchat("show", session_id, "--step", 0, "--out", tmp_path / "before.png")
     assert code == 0
     with Image.open(tmp_path / "before.png") as before:
         assert (before.format, before.size) == ("PNG", (64, 48))
@@ -162,8 +162,8 @@ def test_unknown_ids_and_other_owners_are_one_clear_sentence(pixchat, tmp_path: 
 
     assert pixchat("undo", "nope") == (1, "", "error: There is no session 'nope'; check the id.\n")
     code, _, err = pixchat("revert", session_id, "12345")
-    assert (code, err) == (1, f"error: Session '{session_id}' has no node 12345; see its "
-                              "history.\n")
+    assert (code, err) == (1, "error: There is no step 12345; this session has steps 0–0 (0 is "
+                              "the original).\n")
     for command in (["history", session_id], ["undo", session_id], ["delete", session_id],
                     ["show", session_id, "--out", tmp_path / "x.png"]):
         code, out, err = pixchat(*command, owner="mallory")
@@ -195,15 +195,16 @@ def test_history_draws_the_tree_and_marks_the_way_to_the_head(pixchat, tmp_path:
                                  seed=42).id
 
     winter = edit(root, "white", "make it winter")
-    snow = edit(winter, "snow", "more snow")
-    hat = edit(winter, "brown", "add a hat")
+    edit(winter, "snow", "more snow")
+    edit(winter, "brown", "add a hat")
 
     code, out, _ = pixchat("history", session_id)
 
+    # Lines are numbered by step, as "go back to step 2" counts them.
     assert out.splitlines() == [
         "cat: 4 images (* marks the way to the current image)",
-        f"* {root}  original 32×32",
-        f"* {winter}  'make it winter'  s_T 7.5  s_I 1.5  seed 42",
-        f"  ├─ {snow}  'more snow'  s_T 7.5  s_I 1.5  seed 42",
-        f"* └─ {hat}  'add a hat'  s_T 7.5  s_I 1.5  seed 42  ← head",
+        "* 0  original 32×32",
+        "* 1  'make it winter'  s_T 7.5  s_I 1.5  seed 42",
+        "  ├─ 2  'more snow'  s_T 7.5  s_I 1.5  seed 42",
+        "* └─ 3  'add a hat'  s_T 7.5  s_I 1.5  seed 42  ← head",
     ]
