@@ -2,15 +2,12 @@
 
 import numpy as np
 import pytest
-import torch
 from huggingface_hub import constants
 from PIL import Image
 from tiny_models import build_tiny_pix2pix
 
 from agent.cli import main
 from editor.models import KNOWN_MODELS, KnownModel
-
-torch.set_num_threads(1)  # tiny models: more threads only add overhead on a shared CPU
 
 
 @pytest.fixture(scope="module")

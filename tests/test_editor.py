@@ -25,7 +25,6 @@ from editor.grid import default_grid_scales, scale_label
 
 INSTRUCTION = "make the sky red"
 
-torch.set_num_threads(1)  # tiny models: more threads only add overhead on a shared CPU
 
 
 @pytest.fixture(scope="module")
