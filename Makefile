@@ -22,7 +22,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(VENV)/bin/streamlit run streamlit_app.py --server.address $(HOST) --server.port $(PORT) \
-		--server.headless true --browser.gatherUsageStats false
+		--server.headless true --browser.gatherUsageStats false --server.fileWatcherType none
 
 test: $(STAMP)
 	$(PY) -m ruff check .

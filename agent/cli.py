@@ -13,14 +13,8 @@ import argparse
 import os
 import sys
 
-from editor.errors import EditorError
-from editor.images import ImageError
-from memory.errors import StoreError
-
 from . import cli_chat, cli_edit, cli_sessions
-from .errors import AgentError
-
-USER_ERRORS = (StoreError, ImageError, EditorError, AgentError)
+from .errors import USER_ERRORS
 
 
 def build_parser() -> argparse.ArgumentParser:

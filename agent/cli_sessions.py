@@ -21,8 +21,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from editor.images import load_image, to_png_bytes
+from editor.images import load_image
 from memory import History, NavigationResult, NodeInfo, SessionStore, StoreError, to_json
+
+from .setup import read_upload
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -97,12 +99,9 @@ def png_path(value: str) -> Path:
 
 
 def new_session(args: argparse.Namespace) -> int:
-    image = load_image(args.image)  # checked before anything is written
-    session = open_store(args).create_session(
-        args.owner, to_png_bytes(image), title=args.title or args.image.stem
-    )
-    print(f"Started session {session.title!r} with {args.image.name} "
-          f"({image.width}×{image.height}).")
+    png = read_upload(args.image)  # checked before anything is written
+    session = open_store(args).create_session(args.owner, png, args.title or args.image.stem)
+    print(f"Started session {session.title!r} with {args.image.name}.")
     print(session.id)
     return 0
 

@@ -1,4 +1,12 @@
-"""Errors a person using the agent can cause; each message is one sentence saying what to do."""
+"""Errors a person using the agent can cause; each message is one sentence saying what to do.
+
+`USER_ERRORS` are all the errors, from every part, that the command line and the app show
+as one sentence instead of a traceback.
+"""
+
+from editor.errors import EditorError
+from editor.images import ImageError
+from memory.errors import StoreError
 
 
 class AgentError(Exception):
@@ -7,3 +15,6 @@ class AgentError(Exception):
 
 class InterpreterError(AgentError):
     """An interpreter name that is not known, or a VLM checkpoint that cannot be loaded."""
+
+
+USER_ERRORS = (StoreError, ImageError, EditorError, AgentError)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from editor import ModelDefaults, ModelNotFound, load_editor
+from editor.images import load_image, to_png_bytes
 from editor.models import model_defaults
 from memory import SessionStore
 
@@ -45,8 +46,18 @@ def _or_demo(load: Callable[[str], Loaded], model: str, warn: Warn) -> Loaded:
     except ModelNotFound as error:
         if model == "demo":
             raise
+        try:
+            loaded = load("demo")
+        except ModelNotFound:
+            raise error from None  # the person should hear about their own model
         warn(f"{error} Using the embedded demo model instead.")
-        return load("demo")
+        return loaded
+
+
+def read_upload(upload: str | Path | bytes) -> bytes:
+    """An uploaded image (a path or the file's bytes), checked and decoded, as the PNG a new
+    session starts from; raises `ImageError` before anything is stored."""
+    return to_png_bytes(load_image(upload))
 
 
 def open_agent(

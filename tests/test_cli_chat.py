@@ -4,9 +4,9 @@ import json
 
 import pytest
 from PIL import Image
+from tiny_models import build_tiny_pix2pix
 
 from agent.cli import main
-from tiny_models import build_tiny_pix2pix
 
 
 @pytest.fixture(scope="module")

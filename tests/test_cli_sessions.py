@@ -51,8 +51,8 @@ def test_a_whole_session_from_the_command_line(pixchat, tmp_path: Path) -> None:
     root = store.get_session("alice", session_id).root_id
     winter_png = io.BytesIO()
     Image.new("RGB", (64, 48), "white").save(winter_png, format="PNG")
-    winter = store.commit_edit("alice", session_id, root, winter_png.getvalue(),
-                               instruction="make it winter", text_scale=7.5, image_scale=1.5)
+    store.commit_edit("alice", session_id, root, winter_png.getvalue(),
+                      instruction="make it winter", text_scale=7.5, image_scale=1.5)
 
     code, out, _ = pixchat("sessions", "--json")
     [listed] = json.loads(out)

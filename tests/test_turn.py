@@ -2,6 +2,7 @@
 
 import pytest
 from PIL import Image
+from tiny_models import build_tiny_pix2pix
 
 from agent.command import Command
 from agent.interpret import load_interpreter
@@ -10,7 +11,6 @@ from editor import load_editor
 from editor.images import to_png_bytes
 from memory import SessionStore
 from memory.errors import Forbidden, NotFound
-from tiny_models import build_tiny_pix2pix
 
 SCENE = Image.new("RGB", (48, 32), (242, 242, 242))
 SCENE.paste(Image.new("RGB", (12, 12), (230, 31, 31)), (8, 10))

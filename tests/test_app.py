@@ -1,0 +1,289 @@
+"""The app's wiring, driven by Streamlit's AppTest on a tiny random model (no browser).
+
+Sessions and edits a test needs before the page opens are written straight into the store,
+so only the behaviour under test runs the editor. The page in a real browser (upload,
+chat, undo, download) is covered by tests/test_browser.py.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+from tiny_models import build_tiny_pix2pix
+
+from editor.demo.world import SIZE, Scene, Shape, render_image
+from editor.images import to_png_bytes
+from editor.models import KNOWN_MODELS
+from memory import NodeInfo, SessionInfo, SessionStore
+from ui.actions import sample_scene
+from ui.config import read_config
+
+SCRIPT = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+OWNER = "tester"
+
+
+def scene_png(circle: str = "red") -> bytes:
+    shapes = (Shape("circle", circle, 12, 12, 6), Shape("square", "green", 22, 22, 4))
+    return to_png_bytes(render_image(Scene("white", shapes)))
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_pix2pix(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_model: Path):
+    """The store the app opens: an empty data folder of its own, the tiny model."""
+    monkeypatch.setenv("PIXCHAT_MODEL", str(tiny_model))
+    monkeypatch.setenv("PIXCHAT_DATA", str(tmp_path))
+    monkeypatch.setenv("PIXCHAT_OWNER", OWNER)
+    monkeypatch.delenv("PIXCHAT_DB", raising=False)
+    monkeypatch.delenv("PIXCHAT_INTERPRETER", raising=False)
+    store = SessionStore(None, tmp_path)
+    yield store
+    store.close()
+
+
+def open_app() -> AppTest:
+    """The page as a fresh browser tab sees it, editing with 2 denoising steps."""
+    app = AppTest.from_file(str(SCRIPT), default_timeout=180).run()
+    app.number_input(key="steps").set_value(2).run()
+    assert not app.exception
+    return app
+
+
+def add_edit(store: SessionStore, session: SessionInfo, parent_id: int, colour: str) -> NodeInfo:
+    """An edit stored as if the agent had made it (global, so no drift retry)."""
+    return store.commit_edit(
+        OWNER, session.id, parent_id, scene_png(colour), chat_text=f"make the circle {colour}",
+        instruction=f"make the circle {colour}", text_scale=3.0, image_scale=1.5, seed=7,
+        steps=2, metrics={"scope": "global"},
+    )
+
+
+def shown(app: AppTest) -> tuple[str, str]:
+    """The URL and caption of the big current image (its caption starts with "Step")."""
+    [image] = [image for image in app.image if image.captions[0].startswith("Step ")]
+    return image.value[0], image.captions[0]
+
+
+def transcript(app: AppTest) -> list[str]:
+    return [message.markdown[0].value for message in app.chat_message]
+
+
+def head(store: SessionStore, session_id: str) -> NodeInfo:
+    history = store.history(OWNER, session_id)
+    return next(node for node in history.nodes if node.id == history.session.head_id)
+
+
+def test_upload_starts_a_session_showing_the_image(store):
+    app = open_app()
+    assert "Upload an image in the sidebar" in app.info[0].value
+
+    app.file_uploader(key="upload").set_value(("scene.png", scene_png(), "image/png")).run()
+
+    [session] = store.list_sessions(OWNER)
+    assert session.title == "scene"
+    assert app.selectbox(key="session_id").value == session.id
+    assert shown(app)[1] == "Step 0: the original, 32×32"
+    assert store.node_image(OWNER, session.id) == scene_png()
+    assert not app.error and not app.exception
+
+
+def test_a_bad_upload_is_one_error_and_keeps_the_open_session(store):
+    session = store.create_session(OWNER, scene_png(), "kept")
+    app = open_app()
+    before = shown(app)
+
+    app.file_uploader(key="upload").set_value(("photo.png", b"not a picture", "image/png")).run()
+
+    [error] = app.error
+    assert error.value.startswith("photo.png could not be used: ")
+    assert "\n" not in error.value and "Traceback" not in error.value
+    assert [s.id for s in store.list_sessions(OWNER)] == [session.id]
+    assert app.selectbox(key="session_id").value == session.id
+    assert shown(app) == before
+    assert not app.exception
+
+
+def test_a_chat_turn_edits_the_image_and_survives_a_reload(store):
+    session = store.create_session(OWNER, scene_png(), "scene")
+    app = open_app()
+    original_url = shown(app)[0]
+
+    app.chat_input(key="chat").set_value("make the circle blue").run()
+
+    edit = head(store, session.id)
+    assert edit.parent_id is not None and edit.params.instruction == "make the circle blue"
+    url, caption = shown(app)
+    assert url != original_url
+    assert caption.startswith("Step 1: 'make the circle blue' s_T ")
+    said = transcript(app)
+    assert said[0] == "make the circle blue" and "Used s_T" in said[1]
+    assert app.slider(key=f"text_scale_{edit.id}").value == pytest.approx(edit.params.text_scale)
+    assert app.slider(key=f"image_scale_{edit.id}").value == pytest.approx(
+        edit.params.image_scale)
+
+    reloaded = open_app()  # a new tab, or the app restarted on the same database
+    assert reloaded.selectbox(key="session_id").value == session.id
+    assert transcript(reloaded) == said
+    assert shown(reloaded) == (url, caption)
+
+
+def test_undo_and_redo_move_between_the_original_and_the_edit(store):
+    session = store.create_session(OWNER, scene_png(), "scene")
+    app = open_app()
+    original_url = shown(app)[0]
+    assert app.button(key="undo").disabled and app.button(key="redo").disabled
+    add_edit(store, session, session.root_id, "blue")
+    edited_url = shown(app.run())[0]
+    assert edited_url != original_url
+
+    app.button(key="undo").click().run()
+
+    assert shown(app) == (original_url, "Step 0: the original, 32×32")
+    assert head(store, session.id).id == session.root_id
+    assert app.button(key="undo").disabled and not app.button(key="redo").disabled
+    assert transcript(app)[-2:] == ["undo", "Going back one step."]
+
+    app.button(key="redo").click().run()
+
+    assert shown(app)[0] == edited_url
+    assert app.button(key="redo").disabled and not app.button(key="undo").disabled
+
+
+def test_apply_reruns_the_instruction_with_the_sliders_as_a_sibling(store):
+    session = store.create_session(OWNER, scene_png(), "scene")
+    edit = add_edit(store, session, session.root_id, "blue")
+    app = open_app()
+
+    app.slider(key=f"text_scale_{edit.id}").set_value(5.0)
+    app.slider(key=f"image_scale_{edit.id}").set_value(1.2)
+    app.button(key="apply").click().run()
+
+    applied = head(store, session.id)
+    assert applied.id != edit.id and applied.parent_id == session.root_id  # a sibling
+    assert applied.params.instruction == "make the circle blue"
+    assert (applied.params.text_scale, applied.params.image_scale) == (5.0, 1.2)
+    assert app.slider(key=f"text_scale_{applied.id}").value == 5.0
+    assert app.slider(key=f"image_scale_{applied.id}").value == 1.2
+    assert not app.error and not app.exception
+
+
+def test_show_options_then_use_this_keeps_that_option(store):
+    session = store.create_session(OWNER, scene_png(), "scene")
+    edit = add_edit(store, session, session.root_id, "blue")
+    app = open_app()
+
+    app.button(key="show_options").click().run()
+
+    choices = [button for button in app.button if button.key.startswith("use_option_")]
+    assert len(choices) == 9 and all(button.label == "Use this" for button in choices)
+    assert any(image.captions[0].startswith("Options:") for image in app.image)
+    assert head(store, session.id).id == edit.id  # nothing kept before a pick
+    label = app.button(key="use_option_2").help  # first row (s_T low), last column (s_I high)
+
+    app.button(key="use_option_2").click().run()
+
+    chosen = head(store, session.id)
+    assert chosen.parent_id == session.root_id
+    assert label == f"s_T {chosen.params.text_scale:g} · s_I {chosen.params.image_scale:g}"
+    assert chosen.params.text_scale < 3.0 and chosen.params.image_scale > 1.5
+    assert not [button for button in app.button if button.key.startswith("use_option_")]
+    assert transcript(app)[-1].startswith("Using option 3")
+
+
+def test_history_shows_branches_and_reverts_to_any_step(store):
+    session = store.create_session(OWNER, scene_png(), "scene")
+    first = add_edit(store, session, session.root_id, "blue")
+    second = add_edit(store, session, session.root_id, "yellow")  # a branch from the original
+    app = open_app()
+    branches = [text.value for text in app.markdown if "↳" in text.value]
+    assert len(branches) == 2  # both edits hang off the original
+    with pytest.raises(KeyError):
+        app.button(key="revert_2")  # the current step has no "Go here"
+
+    app.button(key="revert_1").click().run()
+
+    assert head(store, session.id).id == first.id != second.id
+    assert shown(app)[1].startswith("Step 1: 'make the circle blue'")
+    assert transcript(app)[-1] == "Going back to step 1."
+
+
+def test_rename_and_delete_after_confirmation(store):
+    old = store.create_session(OWNER, scene_png(), "old")
+    new = store.create_session(OWNER, scene_png("blue"), "new")
+    app = open_app()
+    assert app.selectbox(key="session_id").value == new.id  # the latest first
+
+    app.text_input(key=f"title_{new.id}").set_value("blue circle").run()
+    assert store.history(OWNER, new.id).session.title == "blue circle"
+    picker = app.selectbox(key="session_id")
+    assert picker.value == new.id and picker.options[0].startswith("blue circle · ")
+
+    app.button(key="delete").click().run()
+    assert "cannot be undone" in app.warning[0].value
+    assert len(store.list_sessions(OWNER)) == 2  # not before the confirmation
+
+    app.button(key="delete_yes").click().run()
+    assert [s.id for s in store.list_sessions(OWNER)] == [old.id]
+    assert app.selectbox(key="session_id").value == old.id
+    assert not app.exception
+
+
+def test_an_unknown_interpreter_is_one_clear_error(store, monkeypatch):
+    monkeypatch.setenv("PIXCHAT_INTERPRETER", "oracle")
+    app = AppTest.from_file(str(SCRIPT), default_timeout=180).run()
+
+    [error] = app.error
+    assert error.value.startswith("Unknown interpreter 'oracle'; use 'rules' or 'vlm:")
+    assert not app.exception
+
+
+def test_on_the_demo_model_the_app_says_so_and_offers_a_sample_scene(
+    store, monkeypatch, tiny_model
+):
+    # The tiny model stands in for the embedded demo model (loaded once per process).
+    monkeypatch.setitem(KNOWN_MODELS, "demo", replace(KNOWN_MODELS["demo"], source=str(tiny_model)))
+    monkeypatch.setenv("PIXCHAT_MODEL", "demo")
+    st.cache_resource.clear()
+    try:
+        app = open_app()
+        [note] = app.sidebar.info
+        assert "embedded demo model" in note.value and "--model ip2p" in note.value
+
+        app.button(key="sample").click().run()
+
+        [session] = store.list_sessions(OWNER)
+        assert session.title.startswith("Sample: ")
+        assert shown(app)[1] == "Step 0: the original, 32×32"
+    finally:
+        st.cache_resource.clear()
+
+
+def test_a_sample_scene_is_a_demo_world_picture_named_by_its_shapes():
+    title, png = sample_scene(seed=3)
+    image = Image.open(io.BytesIO(png))
+    assert image.size == (SIZE, SIZE)
+    assert title.startswith("Sample: ") and " on " in title
+    assert len(np.unique(np.asarray(image).reshape(-1, 3), axis=0)) > 2  # shapes on a background
+    assert sample_scene(seed=3) == (title, png)
+
+
+def test_options_after_the_double_dash_override_the_environment(monkeypatch):
+    monkeypatch.setenv("PIXCHAT_MODEL", "ip2p")
+    monkeypatch.setenv("PIXCHAT_OWNER", "ann")
+
+    config = read_config(["--model", "magicbrush", "--interpreter", "vlm:some/model"])
+
+    assert (config.model, config.interpreter, config.owner) == ("magicbrush", "vlm:some/model",
+                                                                 "ann")
+    assert read_config([]).model == "ip2p"

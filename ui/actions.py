@@ -1,0 +1,93 @@
+"""What the app's uploads, buttons and history rows mean, kept apart from Streamlit.
+
+The turns themselves are the agent's (`agent.turn.run_turn`); this module only builds the
+`Command` each button asks for, draws sample scenes, and lays the history out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from agent.command import Command
+from editor.demo.world import random_scene, render_image
+from editor.images import to_png_bytes
+from memory import History, NodeInfo
+
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"]
+
+
+def sample_scene(seed: int | None = None) -> tuple[str, bytes]:
+    """A random scene of the demo model's world as PNG bytes, with a title naming its shapes."""
+    scene = random_scene(np.random.default_rng(seed))
+    shapes = ", ".join(f"{shape.colour} {shape.kind}" for shape in scene.shapes)
+    return f"Sample: {shapes} on {scene.background}", to_png_bytes(render_image(scene))
+
+
+# --- the commands behind the buttons --------------------------------------------------
+
+
+def undo_command() -> Command:
+    return Command(action="undo", rationale="Going back one step.")
+
+
+def redo_command() -> Command:
+    return Command(action="redo", rationale="Going forward one step.")
+
+
+def revert_command(step: int) -> Command:
+    """Move the head to step `step` of the history (0 is the original)."""
+    return Command(action="revert", target=step, rationale=f"Going back to step {step}.")
+
+
+def apply_command(head: NodeInfo, text_scale: float, image_scale: float) -> Command:
+    """Re-run the head's instruction from the head's parent with the sliders' scales."""
+    return Command.clamped(
+        action="refine", instruction=head.params.instruction, text_scale=text_scale,
+        image_scale=image_scale, scope=head.params.metrics.get("scope", "global"),
+        rationale=f"Re-running '{head.params.instruction}' with the sliders' scales.",
+    )
+
+
+def options_command(head: NodeInfo, text_scale: float, image_scale: float) -> Command:
+    """The s_T × s_I grid of the head's instruction, centred on the sliders' scales."""
+    return Command.clamped(
+        action="options", instruction=head.params.instruction, text_scale=text_scale,
+        image_scale=image_scale, scope=head.params.metrics.get("scope", "global"),
+        rationale=f"Showing '{head.params.instruction}' at several scales to pick from.",
+    )
+
+
+# --- the history tree -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    step: int  # the node's place in creation order; 0 is the original ("go back to step 3")
+    node: NodeInfo
+    depth: int  # how many branch points lie above it
+
+
+def history_rows(history: History) -> list[HistoryRow]:
+    """Every node in tree order (depth first); a chain of single children keeps its depth."""
+    step_of = {node.id: step for step, node in enumerate(history.nodes)}
+    rows: list[HistoryRow] = []
+    stack = [(history.nodes[0], 0)]
+    while stack:
+        node, depth = stack.pop()
+        rows.append(HistoryRow(step_of[node.id], node, depth))
+        children = history.children[node.id]
+        child_depth = depth if len(children) == 1 else depth + 1
+        stack.extend((child, child_depth) for child in reversed(children))
+    return rows
+
+
+def describe(node: NodeInfo) -> str:
+    """One line for a node: its instruction and scales, or "the original"."""
+    params = node.params
+    if node.parent_id is None:
+        return f"the original, {node.width}×{node.height}"
+    scales = f"s_T {params.text_scale:g} · s_I {params.image_scale:g}" \
+        if params.text_scale is not None and params.image_scale is not None else ""
+    return f"'{params.instruction or params.chat_text}' {scales}".strip()

@@ -1,0 +1,33 @@
+"""How the app is configured: command-line options after `--`, else environment variables.
+
+    streamlit run streamlit_app.py -- --model ip2p --interpreter vlm:HuggingFaceTB/SmolVLM-Instruct
+    PIXCHAT_MODEL=ip2p PIXCHAT_DATA=/srv/pixchat streamlit run streamlit_app.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    model: str  # editor model: demo, ip2p, magicbrush, a hub id or a folder
+    interpreter: str  # rules, or vlm:<hub id or folder>
+    db: str | None  # SQLAlchemy URL of the session store (None: SQLite in the data folder)
+    data: str | None  # folder of the database and the image files (None: ~/.pixchat)
+    owner: str  # whose sessions the app shows
+
+
+def read_config(argv: Sequence[str]) -> AppConfig:
+    """The app's configuration from `argv` (the arguments after `--`) and the environment."""
+    parser = argparse.ArgumentParser(prog="streamlit run streamlit_app.py --", allow_abbrev=False)
+    parser.add_argument("--model", default=os.environ.get("PIXCHAT_MODEL", "demo"))
+    parser.add_argument("--interpreter", default=os.environ.get("PIXCHAT_INTERPRETER", "rules"))
+    parser.add_argument("--db", default=os.environ.get("PIXCHAT_DB"))
+    parser.add_argument("--data", default=os.environ.get("PIXCHAT_DATA"))
+    parser.add_argument("--owner", default=os.environ.get("PIXCHAT_OWNER", "local"))
+    known, _ = parser.parse_known_args(argv)  # Streamlit and test runners add their own
+    return AppConfig(known.model, known.interpreter, known.db, known.data, known.owner)

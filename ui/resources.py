@@ -1,0 +1,50 @@
+"""The editor model, the interpreter and the session store, opened once per process.
+
+Loading a model takes seconds to minutes, so `st.cache_resource` keeps one of each for every
+visitor. Each browser tab gets its own `Agent` over them (in `st.session_state`): it carries
+the tab's settings and keeps an options grid waiting between reruns.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from agent.interpret import Interpreter, load_interpreter
+from agent.setup import open_editor
+from agent.turn import Agent
+from editor import Pix2PixEditor
+from memory import SessionStore
+
+from .config import AppConfig
+
+
+@st.cache_resource(show_spinner="Loading the editor model…")
+def shared_editor(model: str) -> tuple[Pix2PixEditor, tuple[str, ...]]:
+    """The editor model (the demo model when `model` is missing) and the warnings on the way."""
+    warnings: list[str] = []
+    return open_editor(model, warnings.append), tuple(warnings)
+
+
+@st.cache_resource(show_spinner="Loading the interpreter…")
+def shared_interpreter(spec: str, model: str) -> Interpreter:
+    """The interpreter `spec`, suggesting scales for the editor `model`."""
+    editor, _ = shared_editor(model)
+    return load_interpreter(spec, editor.defaults)
+
+
+@st.cache_resource
+def shared_store(url: str | None, data: str | None) -> SessionStore:
+    return SessionStore(url, data)
+
+
+def tab_agent(config: AppConfig) -> tuple[Agent, tuple[str, ...]]:
+    """This browser tab's `Agent`, and the warnings from loading its model."""
+    editor, warnings = shared_editor(config.model)
+    if "agent" not in st.session_state:
+        st.session_state.agent = Agent(
+            store=shared_store(config.db, config.data),
+            editor=editor,
+            interpreter=shared_interpreter(config.interpreter, config.model),
+            owner=config.owner,
+        )
+    return st.session_state.agent, warnings
