@@ -19,6 +19,8 @@ from tqdm import tqdm
 
 from editor.images import load_image
 
+from .cli_edit import warn
+from .cli_sessions import open_store
 from .setup import open_agent, open_interpreter
 from .turn import TurnResult, choose_option, run_turn
 
@@ -58,8 +60,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_say(args: argparse.Namespace) -> int:
-    agent = open_agent(args.model, args.interpreter, url=args.db, data_dir=args.data,
-                       owner=args.owner, steps=args.steps, seed=args.seed, warn=_warn)
+    store = open_store(args)
+    store.get_session(args.owner, args.session)  # an unknown session fails before models load
+    agent = open_agent(store, args.model, args.interpreter, owner=args.owner, steps=args.steps,
+                       seed=args.seed, warn=warn)
     with ProgressBar() as progress:
         result = run_turn(agent, args.session, args.text, on_event=progress)
     if result.options:
@@ -73,7 +77,7 @@ def run_say(args: argparse.Namespace) -> int:
 
 def run_interpret(args: argparse.Namespace) -> int:
     image = load_image(args.image) if args.image else None
-    interpreter = open_interpreter(args.interpreter, args.model, warn=_warn)
+    interpreter = open_interpreter(args.interpreter, args.model, warn=warn)
     command = interpreter.interpret(args.text, image)
     if args.json:
         print(command.model_dump_json(indent=2))
@@ -106,10 +110,6 @@ def _as_json(result: TurnResult) -> dict:
         "metrics": result.metrics,
         "reply": result.reply,
     }
-
-
-def _warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
 
 
 class ProgressBar:

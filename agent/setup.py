@@ -61,20 +61,19 @@ def read_upload(upload: str | Path | bytes) -> bytes:
 
 
 def open_agent(
+    store: SessionStore,
     model: str,
     interpreter: str,
     *,
-    url: str | None,
-    data_dir: str | Path | None,
     owner: str,
     warn: Warn,
     steps: int | None = None,
     seed: int | None = None,
 ) -> Agent:
-    """An `Agent` over the store at `url`/`data_dir`, editing with `model`."""
+    """An `Agent` over `store`, editing with `model`, interpreting with `interpreter`."""
     editor = open_editor(model, warn)
     return Agent(
-        store=SessionStore(url, data_dir),
+        store=store,
         editor=editor,
         interpreter=load_interpreter(interpreter, editor.defaults),
         owner=owner,

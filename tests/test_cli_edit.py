@@ -97,7 +97,8 @@ def test_without_any_model_the_error_is_one_line(photo, tmp_path, capsys, monkey
     out = tmp_path / "edited.png"
     assert edit(photo, "ip2p", out) == 1
     err = capsys.readouterr().err
-    assert err.splitlines()[-1].startswith("error: Model 'demo'")
+    # The person hears about the model they asked for, not about the missing fallback.
+    assert err.splitlines()[-1].startswith("error: Model 'ip2p'")
     assert "Traceback" not in err
     assert not out.exists()
 

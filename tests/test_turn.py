@@ -158,3 +158,21 @@ def test_unknown_session_and_other_owner_are_refused(agent, session):
     agent.owner = "bob"
     with pytest.raises(Forbidden):
         run_turn(agent, session, "make it snowy")
+
+
+@pytest.mark.parametrize(
+    "answer, reason",
+    [("", "it was empty"), ('{"instruction": "make it snowy"}', "action: Field required")],
+    ids=["empty-answer", "wrong-shape"],
+)
+def test_an_unusable_vlm_answer_falls_back_to_the_rules_and_says_why(
+    agent, session, answer, reason
+):
+    from test_vlm import ScriptedVLM
+
+    agent.interpreter = ScriptedVLM(answer)
+    result, _ = say(agent, session, "could you make it snowy?")
+    assert result.changed and result.command.instruction == "make it snowy"
+    assert f"The VLM's answer was not usable: {reason}" in result.reply
+    node = agent.store.history("ann", session).nodes[-1]
+    assert node.params.instruction == "make it snowy"  # what the rules made of it
