@@ -15,6 +15,8 @@ from .rules import RuleInterpreter
 class Interpreter(Protocol):
     """Turns one chat turn into a validated `Command`."""
 
+    looks_at_image: bool  # False: callers may pass image=None and skip decoding it
+
     def interpret(
         self, text: str, image: Image.Image | None = None, history: Sequence[Turn] = ()
     ) -> Command:

@@ -283,6 +283,8 @@ class RuleInterpreter:
     """Interprets chat turns with the tables above; the same text and history always give the
     same command."""
 
+    looks_at_image = False
+
     def __init__(self, defaults: ScaleDefaults, limits: ScaleLimits = DEFAULT_LIMITS) -> None:
         self.defaults = defaults
         self.limits = limits

@@ -110,7 +110,8 @@ def build_graph(agent: Agent):
         if state.get("command"):
             command = Command.model_validate(state["command"])
         else:
-            image = _image(agent, state["session_id"], head.id)
+            image = _image(agent, state["session_id"], head.id) \
+                if agent.interpreter.looks_at_image else None
             command = agent.interpreter.interpret(state["text"], image, _turns(history))
         if command.target is not None:  # "go back to step 3 (and ...)": does it exist?
             try:
@@ -118,8 +119,9 @@ def build_graph(agent: Agent):
             except NotFound as error:
                 command = Command(action="help", rationale=str(error))
         agent.store.add_message(agent.owner, state["session_id"], "user", state["text"])
+        parent_id, seed = _starting_point(history, command, agent.seed)
         return {"command": command.model_dump(), "node_id": head.id, "changed": False,
-                "root_id": history.session.root_id}
+                "root_id": history.session.root_id, "parent_id": parent_id, "seed": seed}
 
     def route(state: TurnState) -> str:
         action = state["command"]["action"]
@@ -143,12 +145,11 @@ def build_graph(agent: Agent):
 
     def edit(state: TurnState) -> TurnState:
         command = Command.model_validate(state["command"])
-        parent_id, seed = _starting_point(agent, state["session_id"], command)
-        parent = _image(agent, state["session_id"], parent_id)
+        parent = _image(agent, state["session_id"], state["parent_id"])
         scales = (_text_scale(agent, command), _image_scale(agent, command))
-        result = _run_editor(agent, parent, command, scales, seed, emit)
+        result = _run_editor(agent, parent, command, scales, state["seed"], emit)
         agent.scratch[_thread(state)] = {"parent": parent, "results": [result]}
-        return {"parent_id": parent_id, "seed": result.seed, "scales": [scales]}
+        return {"seed": result.seed, "scales": [scales]}
 
     def check(state: TurnState) -> TurnState:
         emit({"stage": "checking"})
@@ -174,8 +175,9 @@ def build_graph(agent: Agent):
 
     def commit(state: TurnState) -> TurnState:
         command = Command.model_validate(state["command"])
-        result = agent.scratch.pop(_thread(state))["results"][0]
-        node = _commit(agent, state, command, result, state["metrics"])
+        scratch = agent.scratch.pop(_thread(state))
+        result = scratch["results"][0]
+        node = _commit(agent, state, command, result, state["metrics"], scratch["parent"])
         reply = (f"{command.rationale} Used s_T {result.text_scale:g} (how big a change) and "
                  f"s_I {result.image_scale:g} (how close to the original).{state['reply']} "
                  f"{ADJUST_HINT}")
@@ -183,12 +185,11 @@ def build_graph(agent: Agent):
 
     def options(state: TurnState) -> TurnState:
         command = Command.model_validate(state["command"])
-        parent_id, seed = _starting_point(agent, state["session_id"], command)
         text_scales, image_scales = _grid_scales(agent, command)
-        parent = _image(agent, state["session_id"], parent_id)
+        parent = _image(agent, state["session_id"], state["parent_id"])
         total = agent.steps or agent.editor.defaults.steps
         request = EditRequest(
-            image=parent, instruction=command.instruction, steps=agent.steps, seed=seed,
+            image=parent, instruction=command.instruction, steps=agent.steps, seed=state["seed"],
             scheduler=agent.scheduler,
             on_step=lambda step, _: emit({"stage": "editing", "step": step, "total": total}),
         )
@@ -197,7 +198,7 @@ def build_graph(agent: Agent):
         results = [cell for row in grid.results for cell in row]
         agent.scratch[_thread(state)] = {"parent": parent, "results": results,
                                          "sheet": grid.sheet}
-        return {"parent_id": parent_id, "seed": results[0].seed,
+        return {"seed": results[0].seed,
                 "scales": [(cell.text_scale, cell.image_scale) for cell in results]}
 
     def pick(state: TurnState) -> TurnState:
@@ -208,7 +209,7 @@ def build_graph(agent: Agent):
         command = Command.model_validate(state["command"])
         result = scratch["results"][choice]
         metrics = _drift_metrics(agent, state, result.image, scratch["parent"])
-        node = _commit(agent, state, command, result, metrics)
+        node = _commit(agent, state, command, result, metrics, scratch["parent"])
         return {"node_id": node.id, "changed": True,
                 "reply": f"Using option {choice + 1}: s_T {result.text_scale:g}, "
                          f"s_I {result.image_scale:g}. {ADJUST_HINT}"}
@@ -322,22 +323,24 @@ def _turns(history: History) -> list[Turn]:
     return turns
 
 
-def _starting_point(agent: Agent, session_id: str, command: Command) -> tuple[int, int | None]:
+def _starting_point(
+    history: History, command: Command, fixed_seed: int | None
+) -> tuple[int, int | None]:
     """The node an edit starts from, and its seed.
 
     A new edit starts from the head (or from step `target`, "go back to step 2 and ...").
     'refine' and 'again' re-run the head's own edit from the head's parent, so the new image
     is a sibling of the last attempt; 'refine' keeps its seed, 'again' draws a new one.
+    A `fixed_seed` (the person's setting) always wins.
     """
-    history = agent.store.history(agent.owner, session_id)
     head = _node(history, history.session.head_id)
     if command.action in ("refine", "again", "options") and head.parent_id is not None \
             and command.instruction == head.params.instruction:
         seed = head.params.seed if command.action == "refine" else None
-        return head.parent_id, seed if agent.seed is None else agent.seed
+        return head.parent_id, seed if fixed_seed is None else fixed_seed
     if command.target is not None:
-        return history.node_at_step(command.target).id, agent.seed
-    return head.id, agent.seed
+        return history.node_at_step(command.target).id, fixed_seed
+    return head.id, fixed_seed
 
 
 def _text_scale(agent: Agent, command: Command) -> float:
@@ -382,14 +385,12 @@ def _run_editor(agent, image, command, scales, seed, emit) -> EditResult:
     return agent.editor.edit(request)
 
 
-def _commit(agent, state, command, result: EditResult, metrics) -> NodeInfo:
-    """Store `result` as a child of the turn's parent, at the parent's size."""
+def _commit(agent, state, command, result: EditResult, metrics, parent: Image.Image) -> NodeInfo:
+    """Store `result` as a child of the turn's parent, at the parent image's size."""
     get_stream_writer()({"stage": "saving"})
-    history = agent.store.history(agent.owner, state["session_id"])
-    parent = _node(history, state["parent_id"])
-    image = resize_to(result.image, (parent.width, parent.height))
+    image = resize_to(result.image, parent.size)
     return agent.store.commit_edit(
-        agent.owner, state["session_id"], parent.id, to_png_bytes(image),
+        agent.owner, state["session_id"], state["parent_id"], to_png_bytes(image),
         chat_text=state["text"], instruction=command.instruction,
         text_scale=result.text_scale, image_scale=result.image_scale, seed=result.seed,
         steps=result.steps, scheduler=result.scheduler, model_id=result.model_id,

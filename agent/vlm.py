@@ -133,6 +133,8 @@ def build_prompt(
 class VLMInterpreter:
     """Interprets chat turns with a vision-language model, falling back to the rules."""
 
+    looks_at_image = True
+
     def __init__(
         self,
         model: Any,
