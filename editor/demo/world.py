@@ -110,10 +110,6 @@ class Scene:
     shapes: tuple[Shape, ...]
     lighting: tuple[str, ...] = ()
 
-    def shape(self, kind: str) -> Shape:
-        """The scene's shape of this kind."""
-        return next(shape for shape in self.shapes if shape.kind == kind)
-
 
 @dataclass(frozen=True)
 class Edit:
@@ -132,7 +128,7 @@ class Edit:
 
 # --- rendering --------------------------------------------------------------------------
 
-_PIXEL_Y, _PIXEL_X = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32) + 0.5
+_PIXEL_Y, _PIXEL_X = np.mgrid[0:SIZE, 0:SIZE] + 0.5  # pixel centres, float64 throughout
 
 
 def coverage(shape: Shape) -> np.ndarray:
@@ -162,11 +158,11 @@ def _triangle_distance(x: np.ndarray, y: np.ndarray, half_side: float) -> np.nda
 
 def render(scene: Scene) -> np.ndarray:
     """The scene as a (SIZE, SIZE, 3) uint8 RGB array."""
-    image = np.empty((SIZE, SIZE, 3), np.float32)
+    image = np.empty((SIZE, SIZE, 3))
     image[:] = PALETTE[scene.background]
     for shape in scene.shapes:
         alpha = coverage(shape)[..., None]
-        image = image * (1 - alpha) + np.array(PALETTE[shape.colour], np.float32) * alpha
+        image = image * (1 - alpha) + np.array(PALETTE[shape.colour]) * alpha
     for change in scene.lighting:
         image = image * DARKEN_GAIN if change == "darken" else image + (255 - image) * BRIGHTEN_MIX
     return np.round(image).astype(np.uint8)
