@@ -1,24 +1,26 @@
-"""A whole conversation through the turn graph: the tree, the head, the images, the transcript."""
+"""A whole conversation through the turn graph: the tree, the head, the images, the transcript.
+
+The editor is the embedded demo model, on a scene of its own world.
+"""
 
 import pytest
-from PIL import Image
-from tiny_models import build_tiny_pix2pix
 
 from agent.command import Command
 from agent.interpret import load_interpreter
 from agent.turn import Agent, choose_option, run_turn
 from editor import load_editor
+from editor.demo import world
 from editor.images import to_png_bytes
 from memory import SessionStore
 from memory.errors import Forbidden, NotFound
 
-SCENE = Image.new("RGB", (48, 32), (242, 242, 242))
-SCENE.paste(Image.new("RGB", (12, 12), (230, 31, 31)), (8, 10))
+SCENE = world.render_image(world.Scene("white", (world.Shape("circle", "red", 9, 9, 6),
+                                                  world.Shape("square", "green", 22, 22, 6))))
 
 
 @pytest.fixture(scope="module")
-def editor(tmp_path_factory):
-    return load_editor(str(build_tiny_pix2pix(tmp_path_factory.mktemp("model"))))
+def editor():
+    return load_editor("demo")
 
 
 @pytest.fixture
