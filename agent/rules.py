@@ -174,6 +174,15 @@ EDIT_KINDS = (
         r"|mustache|smile|skin|nose|mouth|lips|portrait|selfie)\b",
     ),
     EditKind(
+        # Before "a local edit": a new background changes most pixels by design, which the
+        # drift check would take for a local edit gone wrong.
+        "a background change",
+        "global",
+        0.0,
+        "changes the background and keeps what stands on it",
+        r"^(?:make|turn|paint|colou?r|change) the (?:background|backdrop|sky)\b",
+    ),
+    EditKind(
         "a local edit",
         "local",
         +0.5,
