@@ -92,6 +92,19 @@ class Command(BaseModel):
         return cls.model_validate(data, context={"limits": limits, "reject_out_of_range": True})
 
 
+def navigation(action: Action, step: int | None = None) -> Command:
+    """The command for undo, redo, reset, or revert to `step`, with its one-line rationale;
+    chat phrases and the app's buttons both make theirs here."""
+    if action == "revert":
+        return Command(action="revert", target=step, rationale=f"Going back to step {step}.")
+    rationale = {
+        "undo": "Going back one step.",
+        "redo": "Going forward one step.",
+        "reset": "Going back to the original image.",
+    }[action]
+    return Command(action=action, rationale=rationale)
+
+
 @dataclass(frozen=True)
 class Turn:
     """One earlier chat turn: what the person said and the command it became."""

@@ -20,7 +20,16 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from .command import DEFAULT_LIMITS, Action, Command, ScaleDefaults, ScaleLimits, Scope, Turn
+from .command import (
+    DEFAULT_LIMITS,
+    Action,
+    Command,
+    ScaleDefaults,
+    ScaleLimits,
+    Scope,
+    Turn,
+    navigation,
+)
 
 MAX_MESSAGE_CHARS = 2_000
 
@@ -326,15 +335,7 @@ class RuleInterpreter:
         return self._edit(cleaned)
 
     def _navigate(self, action: Action, match: re.Match[str]) -> Command:
-        if action == "revert":
-            step = _step_number(match["step"])
-            return Command(action="revert", target=step, rationale=f"Going back to step {step}.")
-        rationale = {
-            "undo": "Going back one step.",
-            "redo": "Going forward one step.",
-            "reset": "Going back to the original image.",
-        }[action]
-        return Command(action=action, rationale=rationale)
+        return navigation(action, _step_number(match["step"]) if action == "revert" else None)
 
     def _options(self, instruction: str | None, history: Sequence[Turn]) -> Command:
         if instruction:

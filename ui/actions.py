@@ -28,19 +28,6 @@ def sample_scene(seed: int | None = None) -> tuple[str, bytes]:
 # --- the commands behind the buttons --------------------------------------------------
 
 
-def undo_command() -> Command:
-    return Command(action="undo", rationale="Going back one step.")
-
-
-def redo_command() -> Command:
-    return Command(action="redo", rationale="Going forward one step.")
-
-
-def revert_command(step: int) -> Command:
-    """Move the head to step `step` of the history (0 is the original)."""
-    return Command(action="revert", target=step, rationale=f"Going back to step {step}.")
-
-
 def apply_command(head: NodeInfo, text_scale: float, image_scale: float) -> Command:
     """Re-run the head's instruction from the head's parent with the sliders' scales."""
     return Command.clamped(

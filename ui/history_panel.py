@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from agent.command import navigation
 from agent.turn import Agent
 from memory import History
 
-from .actions import describe, history_rows, revert_command
+from .actions import describe, history_rows
 from .chat import PendingTurn, queue
 from .pictures import picture
 
@@ -32,4 +33,4 @@ def show(agent: Agent, history: History) -> None:
             else:
                 text.button("Go here", key=f"revert_{row.step}", on_click=queue,
                             args=(PendingTurn(f"go back to step {row.step}",
-                                              revert_command(row.step)),))
+                                              navigation("revert", row.step)),))

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from agent.command import Command
+from agent.command import Command, navigation
 from agent.turn import Agent
 from memory import History, NodeInfo
 
@@ -16,8 +16,6 @@ from .actions import (
     apply_command,
     describe,
     options_command,
-    redo_command,
-    undo_command,
 )
 from .chat import PendingChoice, PendingTurn, queue
 from .pictures import picture
@@ -88,9 +86,9 @@ def _buttons(head: NodeInfo) -> None:
                   help="Re-run the last instruction with the sliders' scales.",
                   on_click=_queue_with_sliders, args=(head, "apply", apply_command))
         st.button("Undo", key="undo", disabled=not is_edit, on_click=queue,
-                  args=(PendingTurn("undo", undo_command()),))
+                  args=(PendingTurn("undo", navigation("undo")),))
         st.button("Redo", key="redo", disabled=head.redo_child_id is None, on_click=queue,
-                  args=(PendingTurn("redo", redo_command()),))
+                  args=(PendingTurn("redo", navigation("redo")),))
         st.button("Show options", key="show_options", disabled=not is_edit,
                   help="The last instruction at nine pairs of scales around the sliders'.",
                   on_click=_queue_with_sliders,
