@@ -66,6 +66,12 @@ def default_url(data_dir: Path) -> str:
     return os.environ.get("PIXCHAT_DB") or f"sqlite:///{data_dir / 'pixchat.db'}"
 
 
+def new_session_id() -> str:
+    """A random session id that is safe to type anywhere: hex digits never look like a
+    command-line option, which an id starting with "-" would."""
+    return secrets.token_hex(12)
+
+
 class SessionStore:
     """Sessions of image edits over any SQLAlchemy database, images in a blob store.
 
@@ -100,7 +106,7 @@ class SessionStore:
     def create_session(self, owner: str, png: bytes, title: str | None = None) -> SessionInfo:
         """Start a session whose root node is the uploaded image `png`."""
         with self._transaction(write=True) as db:
-            session = SessionRow(id=secrets.token_urlsafe(16), owner=owner,
+            session = SessionRow(id=new_session_id(), owner=owner,
                                  title=_clean_title(title))
             db.add(session)
             db.flush()  # the new row is this writer's lock before it writes the image
@@ -321,7 +327,7 @@ class SessionStore:
         self, db: Session, owner: str, archive: Archive, images: dict[str, bytes]
     ) -> SessionInfo:
         old = archive.history
-        session = SessionRow(id=secrets.token_urlsafe(16), owner=owner, title=old.session.title,
+        session = SessionRow(id=new_session_id(), owner=owner, title=old.session.title,
                              created_at=old.session.created_at)
         db.add(session)
         db.flush()

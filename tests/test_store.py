@@ -26,6 +26,7 @@ from sqlalchemy import create_engine, make_url, text
 from memory import Forbidden, InvalidArchive, NotFound, SessionStore, StoreError, to_json
 from memory.blobs import sha256_hex
 from memory.models import Base
+from memory.store import new_session_id
 
 OWNER = "alice"
 
@@ -110,6 +111,12 @@ def test_session_ids_are_unguessable(store: SessionStore) -> None:
     ids = {store.create_session(OWNER, ORIGINAL).id for _ in range(5)}
     assert len(ids) == 5
     assert all(len(session_id) >= 20 for session_id in ids)
+
+
+def test_session_ids_never_look_like_command_line_options() -> None:
+    # an id starting with "-" made `pixchat revert ID STEP` fail to parse (1 in 64 sessions)
+    ids = [new_session_id() for _ in range(2000)]
+    assert all(session_id[0].isalnum() and session_id.isalnum() for session_id in ids)
 
 
 def test_sessions_are_listed_per_owner_newest_first(store: SessionStore) -> None:
