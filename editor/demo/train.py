@@ -110,6 +110,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--shape-weight", type=float, default=1.0,
+                        help="loss weight of shape pixels relative to the background")
     parser.add_argument("--save-every", type=int, default=250)
     parser.add_argument("--eval-every", type=int, default=500)
     parser.add_argument("--decoder-steps", type=int, default=0,
@@ -131,6 +133,20 @@ def to_tensor(scenes: list[world.Scene], device: str) -> torch.Tensor:
     """Rendered scenes as a (N, 3, H, W) tensor in [-1, 1], as the pipeline feeds its VAE."""
     pixels = np.stack([world.render(scene) for scene in scenes])
     return torch.from_numpy(pixels).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def shape_weights(edits: list[world.Edit], weight: float, device: str) -> torch.Tensor:
+    """Per-latent loss weights (N, 1, H/2, W/2) that count the shapes of the before and after
+    scenes `weight` times as much as plain background, averaging 1 per edit.
+
+    A local edit is won or lost on a few shape pixels (the right shape changes, the others
+    stay); in a plain mean they drown in background the model already copies well.
+    """
+    masks = np.stack([np.max([world.coverage(shape) for shape in e.before.shapes + e.after.shapes],
+                             axis=0) for e in edits])
+    masks = F.avg_pool2d(torch.from_numpy(masks).float()[:, None], 2)
+    weights = 1 + (weight - 1) * masks
+    return (weights / weights.mean(dim=(1, 2, 3), keepdim=True)).to(device)
 
 
 def learning_rate(step: int, total: int, warmup: int, peak: float) -> float:
@@ -244,7 +260,8 @@ def train_unet(models: dict, tokenizer, state: dict, args: argparse.Namespace, s
         noisy = noise_scheduler.add_noise(target, noise, timesteps)
         velocity = noise_scheduler.get_velocity(target, noise, timesteps)
         prediction = unet(torch.cat([noisy, image_latents], dim=1), timesteps, text).sample
-        loss = F.mse_loss(prediction, velocity)
+        squared_error = (prediction - velocity) ** 2
+        loss = (squared_error * shape_weights(edits, args.shape_weight, args.device)).mean()
 
         lr = learning_rate(step - start, args.steps - start, warmup, args.lr)
         for group in optimizer.param_groups:
@@ -416,7 +433,8 @@ ground truth: recolour a shape, remove a shape, change the background, darken, b
   alone; reconstruction L1 {training.get('vae_error', 0):.4f}
 - UNet: {UNET_CONFIG['block_out_channels']}, 8 input channels, cross-attention at 16x16 and
   8x8, v-prediction, zero-terminal-SNR schedule, {training.get('unet_step', 0)} steps,
-  conditioning dropout 5 % text / 5 % image / 5 % both, EMA weights
+  conditioning dropout 5 % text / 5 % image / 5 % both, EMA weights; the loss counts shape
+  pixels `--shape-weight` times as much as background (see the commands below)
 - text encoder: CLIPTextModel (2 layers, width 64) with a whole-word tokenizer
 - sampler: Euler ancestral, trailing timesteps
 - recommended: s_T = {settings['text_scale']}, s_I = {settings['image_scale']},
