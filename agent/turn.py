@@ -83,7 +83,7 @@ class TurnState(TypedDict, total=False):
     session_id: str
     text: str
     command: dict[str, Any]  # Command.model_dump(); given in advance by buttons and sliders
-    parent_id: int  # the node an edit starts from
+    parent_id: int  # the node an edit starts from, or that a revert goes to
     node_id: int  # where the head is at the end of the turn
     root_id: int  # the session's original image
     changed: bool
@@ -134,10 +134,8 @@ def build_graph(agent: Agent):
     def navigate(state: TurnState) -> TurnState:
         command = Command.model_validate(state["command"])
         session_id = state["session_id"]
-        if command.action == "revert":
-            history = agent.store.history(agent.owner, session_id)
-            target = history.node_at_step(command.target)
-            result = agent.store.revert(agent.owner, session_id, target.id)
+        if command.action == "revert":  # interpret found the target step's node
+            result = agent.store.revert(agent.owner, session_id, state["parent_id"])
         else:
             result = getattr(agent.store, command.action)(agent.owner, session_id)
         reply = command.rationale if result.moved else result.message
