@@ -15,6 +15,7 @@ against the exact "after" image. A kind passes when:
 and an edit (recommended settings, 20 steps, one torch thread) takes under 1 s of CPU.
 
 Usage: python benchmarks/demo_quality.py [--model DIR] [--count 200] [--update-card]
+       python benchmarks/demo_quality.py --scan 1,1.25,1.5,1.75,2   # to choose the model's s_T
 """
 
 from __future__ import annotations
@@ -134,6 +135,24 @@ def quality_table(scores, recommended, kinds) -> tuple[str, bool]:
     return "\n".join(lines), all_pass
 
 
+def scan_table(editor: Pix2PixEditor, edits, text_scales, image_scale, seed) -> str:
+    """Per kind and s_T (at one s_I): L1 to the truth divided by L1 for doing nothing, and for
+    local edits the landed rate in brackets. The recommended s_T is chosen from this table."""
+    pairs = [(text_scale, image_scale) for text_scale in text_scales]
+    scores = run_edits(editor, edits, pairs, seed)
+    lines = ["| edit | " + " | ".join(f"s_T {t:g}" for t in text_scales) + " |",
+             "| --- |" + " ---: |" * len(text_scales)]
+    for kind in KINDS:
+        cells = []
+        for pair in pairs:
+            ratio = (quality.mean_by_kind(scores[pair], "to_truth")[kind]
+                     / quality.mean_by_kind(scores[pair], "nothing_to_truth")[kind])
+            landed = quality.mean_by_kind(scores[pair], "landed").get(kind)
+            cells.append(f"{ratio:.2f}" + ("" if landed is None else f" ({landed:.2f})"))
+        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=DEMO_MODEL_DIR, help="model folder")
@@ -144,6 +163,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
     parser.add_argument("--update-card", action="store_true",
                         help=f"write the table into the model folder's README ({CARD_HEADING})")
+    parser.add_argument("--scan", help="comma-separated s_T values: print the scan table only")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -151,6 +171,12 @@ def main() -> None:
     recommended = (args.text_scale or editor.defaults.text_scale,
                    args.image_scale or editor.defaults.image_scale)
     edits = world.held_out_edits(args.count, KINDS)
+    if args.scan:
+        text_scales = [float(value) for value in args.scan.split(",")]
+        print(f"Demo model s_T scan ({args.model}): {len(edits)} held-out edits at s_I = "
+              f"{recommended[1]:g}; L1 to truth / doing nothing (landed rate)\n")
+        print(scan_table(editor, edits, text_scales, recommended[1], args.seed))
+        return
     cpu, wall = seconds_per_edit(editor, edits)
     scores = run_edits(editor, edits, scale_pairs(recommended), args.seed)
     table, all_pass = quality_table(scores, recommended, KINDS)
