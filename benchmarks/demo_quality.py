@@ -135,6 +135,15 @@ def quality_table(scores, recommended, kinds) -> tuple[str, bool]:
     return "\n".join(lines), all_pass
 
 
+def scale_list(text: str) -> list[float]:
+    """`--scan 1,1.5,2` as numbers; argparse turns the error into one line."""
+    try:
+        return [float(value) for value in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a comma-separated list of numbers, e.g. 1,1.5,2") from None
+
+
 def scan_table(editor: Pix2PixEditor, edits, text_scales, image_scale, seed) -> str:
     """Per kind and s_T (at one s_I): L1 to the truth divided by L1 for doing nothing, and for
     local edits the landed rate in brackets. The recommended s_T is chosen from this table."""
@@ -163,7 +172,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
     parser.add_argument("--update-card", action="store_true",
                         help=f"write the table into the model folder's README ({CARD_HEADING})")
-    parser.add_argument("--scan", help="comma-separated s_T values: print the scan table only")
+    parser.add_argument("--scan", type=scale_list,
+                        help="comma-separated s_T values: print the scan table only")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -172,10 +182,9 @@ def main() -> None:
                    args.image_scale or editor.defaults.image_scale)
     edits = world.held_out_edits(args.count, KINDS)
     if args.scan:
-        text_scales = [float(value) for value in args.scan.split(",")]
         print(f"Demo model s_T scan ({args.model}): {len(edits)} held-out edits at s_I = "
               f"{recommended[1]:g}; L1 to truth / doing nothing (landed rate)\n")
-        print(scan_table(editor, edits, text_scales, recommended[1], args.seed))
+        print(scan_table(editor, edits, args.scan, recommended[1], args.seed))
         return
     cpu, wall = seconds_per_edit(editor, edits)
     scores = run_edits(editor, edits, scale_pairs(recommended), args.seed)
