@@ -32,6 +32,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: make `editor` importable
 
+from agent.cli_edit import scale_list  # noqa: E402
 from editor import EditRequest, Pix2PixEditor  # noqa: E402
 from editor.demo import quality, world  # noqa: E402
 from editor.models import DEMO_MODEL_DIR  # noqa: E402
@@ -135,15 +136,6 @@ def quality_table(scores, recommended, kinds) -> tuple[str, bool]:
     return "\n".join(lines), all_pass
 
 
-def scale_list(text: str) -> list[float]:
-    """`--scan 1,1.5,2` as numbers; argparse turns the error into one line."""
-    try:
-        return [float(value) for value in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is not a comma-separated list of numbers, e.g. 1,1.5,2") from None
-
-
 def scan_table(editor: Pix2PixEditor, edits, text_scales, image_scale, seed) -> str:
     """Per kind and s_T (at one s_I): L1 to the truth divided by L1 for doing nothing, and for
     local edits the landed rate in brackets. The recommended s_T is chosen from this table."""
@@ -151,12 +143,13 @@ def scan_table(editor: Pix2PixEditor, edits, text_scales, image_scale, seed) -> 
     scores = run_edits(editor, edits, pairs, seed)
     lines = ["| edit | " + " | ".join(f"s_T {t:g}" for t in text_scales) + " |",
              "| --- |" + " ---: |" * len(text_scales)]
+    means = {pair: {field: quality.mean_by_kind(scores[pair], field)
+                    for field in ("to_truth", "nothing_to_truth", "landed")} for pair in pairs}
     for kind in KINDS:
         cells = []
         for pair in pairs:
-            ratio = (quality.mean_by_kind(scores[pair], "to_truth")[kind]
-                     / quality.mean_by_kind(scores[pair], "nothing_to_truth")[kind])
-            landed = quality.mean_by_kind(scores[pair], "landed").get(kind)
+            ratio = means[pair]["to_truth"][kind] / means[pair]["nothing_to_truth"][kind]
+            landed = means[pair]["landed"].get(kind)
             cells.append(f"{ratio:.2f}" + ("" if landed is None else f" ({landed:.2f})"))
         lines.append(f"| {kind} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
