@@ -18,7 +18,7 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from editor import DEFAULT_SCHEDULER, SCHEDULERS, EditorError, EditRequest, resize_to
+from editor import SCHEDULERS, EditorError, EditRequest, resize_to
 from editor.base import StepCallback
 from editor.images import load_image
 
@@ -79,7 +79,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_out: str) -> N
     parser.add_argument("--seed", type=int, help="random seed (default: a new one, printed)")
     parser.add_argument("--steps", type=int, help="denoising steps (default: the model's)")
     parser.add_argument(
-        "--scheduler", choices=SCHEDULERS, help=f"sampler (default: {DEFAULT_SCHEDULER})"
+        "--scheduler", choices=SCHEDULERS, help="sampler (default: the model's)"
     )
     parser.add_argument(
         "--model",

@@ -15,7 +15,7 @@ against the exact "after" image. A kind passes when:
 and an edit (recommended settings, 20 steps, one torch thread) takes under 1 s of CPU.
 
 Usage: python benchmarks/demo_quality.py [--model DIR] [--count 200] [--update-card]
-       python benchmarks/demo_quality.py --scan 1,1.25,1.5,1.75,2   # to choose the model's s_T
+       python benchmarks/demo_quality.py --scan 1,1.25,1.5,1.75,2 [--scheduler NAME]  # choose s_T
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: make `editor` importable
 
 from agent.cli_edit import scale_list  # noqa: E402
-from editor import EditRequest, Pix2PixEditor  # noqa: E402
+from editor import SCHEDULERS, EditRequest, Pix2PixEditor  # noqa: E402
 from editor.demo import quality, world  # noqa: E402
 from editor.models import DEMO_MODEL_DIR  # noqa: E402
 
@@ -56,7 +56,7 @@ def scale_pairs(recommended: tuple[float, float]) -> list[tuple[float, float]]:
     return pairs + [(text_scale, i) for i in IMAGE_SCALES if (text_scale, i) not in pairs]
 
 
-def run_edits(editor: Pix2PixEditor, edits, pairs, seed) -> dict:
+def run_edits(editor: Pix2PixEditor, edits, pairs, seed, scheduler) -> dict:
     """Scores of every edit at every (s_T, s_I) pair: {(s_T, s_I): [Score, ...]}.
 
     All pairs of one edit run as one batch from the same seed, as the editor's options grid
@@ -67,7 +67,8 @@ def run_edits(editor: Pix2PixEditor, edits, pairs, seed) -> dict:
     for index, edit in enumerate(edits):
         text = editor.encode_instruction(edit.instruction)
         image = editor.encode_image(world.render_image(edit.before), size)
-        latents = editor.denoise(text, image, pairs, steps=20, seed=seed + index)
+        latents = editor.denoise(text, image, pairs, steps=20, seed=seed + index,
+                                 scheduler=scheduler)
         pixels = editor.image_processor.pt_to_numpy(editor.decode(latents))
         for pair, output in zip(pairs, editor.image_processor.numpy_to_pil(pixels), strict=True):
             scores[pair].append(quality.score(edit, np.asarray(output)))
@@ -76,12 +77,14 @@ def run_edits(editor: Pix2PixEditor, edits, pairs, seed) -> dict:
     return scores
 
 
-def seconds_per_edit(editor: Pix2PixEditor, edits, repeats: int = 5) -> tuple[float, float]:
+def seconds_per_edit(editor: Pix2PixEditor, edits, scheduler,
+                     repeats: int = 5) -> tuple[float, float]:
     """Median CPU and wall seconds of one edit at the model's recommended settings."""
     cpu, wall = [], []
     for index in range(repeats + 1):
         edit = edits[index % len(edits)]
-        request = EditRequest(world.render_image(edit.before), edit.instruction, seed=index)
+        request = EditRequest(world.render_image(edit.before), edit.instruction, seed=index,
+                              scheduler=scheduler)
         start_cpu, start_wall = process_time(), perf_counter()
         editor.edit(request)
         if index:  # the first run warms up
@@ -136,11 +139,11 @@ def quality_table(scores, recommended, kinds) -> tuple[str, bool]:
     return "\n".join(lines), all_pass
 
 
-def scan_table(editor: Pix2PixEditor, edits, text_scales, image_scale, seed) -> str:
+def scan_table(editor: Pix2PixEditor, edits, text_scales, image_scale, seed, scheduler) -> str:
     """Per kind and s_T (at one s_I): L1 to the truth divided by L1 for doing nothing, and for
     local edits the landed rate in brackets. The recommended s_T is chosen from this table."""
     pairs = [(text_scale, image_scale) for text_scale in text_scales]
-    scores = run_edits(editor, edits, pairs, seed)
+    scores = run_edits(editor, edits, pairs, seed, scheduler)
     lines = ["| edit | " + " | ".join(f"s_T {t:g}" for t in text_scales) + " |",
              "| --- |" + " ---: |" * len(text_scales)]
     means = {pair: {field: quality.mean_by_kind(scores[pair], field)
@@ -162,6 +165,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--text-scale", type=float, help="s_T to judge (default: the model's)")
     parser.add_argument("--image-scale", type=float, help="s_I to judge (default: the model's)")
+    parser.add_argument("--scheduler", choices=SCHEDULERS,
+                        help="sampler to judge (default: the model's)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
     parser.add_argument("--update-card", action="store_true",
                         help=f"write the table into the model folder's README ({CARD_HEADING})")
@@ -173,21 +178,22 @@ def main() -> None:
     editor = Pix2PixEditor.from_pretrained(str(args.model))
     recommended = (args.text_scale or editor.defaults.text_scale,
                    args.image_scale or editor.defaults.image_scale)
+    scheduler = args.scheduler or editor.defaults.scheduler
     edits = world.held_out_edits(args.count, KINDS)
     if args.scan:
         print(f"Demo model s_T scan ({args.model}): {len(edits)} held-out edits at s_I = "
-              f"{recommended[1]:g}; L1 to truth / doing nothing (landed rate)\n")
-        print(scan_table(editor, edits, args.scan, recommended[1], args.seed))
+              f"{recommended[1]:g}, {scheduler}; L1 to truth / doing nothing (landed rate)\n")
+        print(scan_table(editor, edits, args.scan, recommended[1], args.seed, scheduler))
         return
-    cpu, wall = seconds_per_edit(editor, edits)
-    scores = run_edits(editor, edits, scale_pairs(recommended), args.seed)
+    cpu, wall = seconds_per_edit(editor, edits, scheduler)
+    scores = run_edits(editor, edits, scale_pairs(recommended), args.seed, scheduler)
     table, all_pass = quality_table(scores, recommended, KINDS)
     speed = (f"One edit ({editor.defaults.steps} steps, {editor.defaults.size}x"
              f"{editor.defaults.size}, {args.threads} thread): {cpu:.2f} s CPU, {wall:.2f} s wall "
              f"(bar: under 1 s): {'yes' if cpu < 1 else 'NO'}")
     report = (
         f"{len(edits)} held-out edits at s_T = {recommended[0]:g}, "
-        f"s_I = {recommended[1]:g}; s_T trend at "
+        f"s_I = {recommended[1]:g}, {scheduler}; s_T trend at "
         f"{', '.join(f'{t:g}' for t in text_scales_up_to(recommended[0]))}, "
         f"s_I trend at {', '.join(f'{i:g}' for i in IMAGE_SCALES)}. "
         "Distances: mean absolute RGB difference, 0..1.\n\n"

@@ -23,6 +23,7 @@ class ModelDefaults:
     image_scale: float  # s_I: how strongly to stay close to the input image
     steps: int
     size: int  # working size: the long side of the image the model edits, in pixels
+    scheduler: str = DEFAULT_SCHEDULER  # the sampler the model was tuned with
 
 
 @dataclass
@@ -35,7 +36,7 @@ class EditRequest:
     image_scale: float | None = None
     steps: int | None = None
     seed: int | None = None  # None: a random seed is chosen and returned in the result
-    scheduler: str | None = None  # "euler_ancestral" (default) or "dpmpp_2m"
+    scheduler: str | None = None  # one of SCHEDULERS
     on_step: StepCallback | None = None
 
 

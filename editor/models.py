@@ -2,8 +2,8 @@
 
 A model is named by a short name from `KNOWN_MODELS`, a local folder in diffusers
 InstructPix2Pix layout, or a Hugging Face Hub id. A folder may hold a `pixchat.json` with
-the model's recommended settings (`text_scale`, `image_scale`, `steps`, `size`); it takes
-precedence over the registry.
+the model's recommended settings (`text_scale`, `image_scale`, `steps`, `size`,
+`scheduler`); it takes precedence over the registry.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from huggingface_hub import constants, snapshot_download
 
-from .base import ModelDefaults
+from .base import DEFAULT_SCHEDULER, SCHEDULERS, ModelDefaults
 from .errors import EditorError, ModelNotFound
 
 DEMO_MODEL_DIR = Path(__file__).parent / "demo" / "model"
@@ -117,7 +117,11 @@ def read_settings(folder: Path) -> dict[str, float | int]:
     except (OSError, ValueError) as error:
         raise EditorError(f"{path} is not readable JSON ({error}); fix or delete it.") from None
     known_keys = {field.name for field in fields(ModelDefaults)}
-    return {key: value for key, value in settings.items() if key in known_keys}
+    settings = {key: value for key, value in settings.items() if key in known_keys}
+    if settings.get("scheduler", DEFAULT_SCHEDULER) not in SCHEDULERS:
+        raise EditorError(f"{path} names an unknown scheduler '{settings['scheduler']}'; "
+                          f"use one of: {', '.join(SCHEDULERS)}.")
+    return settings
 
 
 def model_defaults(name_or_path: str) -> ModelDefaults:

@@ -32,7 +32,6 @@ from PIL import Image
 from transformers import CLIPTextModel, CLIPTokenizer
 
 from .base import (
-    DEFAULT_SCHEDULER,
     SCHEDULERS,
     EditRequest,
     EditResult,
@@ -212,7 +211,7 @@ class Pix2PixEditor:
         *,
         steps: int,
         seed: int,
-        scheduler: str = DEFAULT_SCHEDULER,
+        scheduler: str,
         on_step: StepCallback | None = None,
     ) -> torch.Tensor:
         """Sample one latent per (s_T, s_I) pair, all in one batch, from the same seed."""
@@ -275,7 +274,7 @@ class Pix2PixEditor:
         steps = _default(request.steps, self.defaults.steps)
         if steps < 1:
             raise EditorError(f"Steps must be at least 1, not {steps}.")
-        scheduler = request.scheduler or DEFAULT_SCHEDULER
+        scheduler = request.scheduler or self.defaults.scheduler
         seed = request.seed if request.seed is not None else secrets.randbelow(2**32)
         size = working_size(request.image.size, self.defaults.size, self.vae_scale_factor)
 

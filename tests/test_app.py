@@ -138,6 +138,18 @@ def test_a_chat_turn_edits_the_image_and_survives_a_reload(store):
     assert shown(reloaded) == (url, caption)
 
 
+def test_the_sampler_setting_starts_at_the_one_the_model_names(store, tmp_path, monkeypatch):
+    folder = build_tiny_pix2pix(tmp_path, settings={"scheduler": "dpmpp_2m"})
+    monkeypatch.setenv("PIXCHAT_MODEL", str(folder))
+    session = store.create_session(OWNER, scene_png(), "scene")
+    app = open_app()
+    assert app.selectbox(key="scheduler").value == "dpmpp_2m"
+
+    app.chat_input(key="chat").set_value("make the circle blue").run()
+    assert head(store, session.id).params.scheduler == "dpmpp_2m"
+    assert not app.error and not app.exception
+
+
 def test_undo_and_redo_move_between_the_original_and_the_edit(store):
     session = store.create_session(OWNER, scene_png(), "scene")
     app = open_app()

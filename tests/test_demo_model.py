@@ -52,6 +52,7 @@ def test_the_model_folder_is_small_and_recommends_its_settings(editor):
     assert settings["steps"] == 20 and settings["size"] == world.SIZE
     assert (editor.defaults.text_scale, editor.defaults.image_scale) == (
         settings["text_scale"], settings["image_scale"])
+    assert editor.defaults.scheduler == settings.get("scheduler", "euler_ancestral")
     card = (DEMO_MODEL_DIR / "README.md").read_text()
     assert "python -m editor.demo.train" in card and "doing nothing" in card
 

@@ -157,6 +157,22 @@ def test_dpm_solver_is_an_option(editor, image):
     assert not np.array_equal(pixels(euler.image), pixels(dpm.image))
 
 
+def test_a_model_names_its_sampler_and_a_request_can_override_it(tmp_path, editor, image):
+    folder = build_tiny_pix2pix(tmp_path, settings={**TINY_SETTINGS, "scheduler": "dpmpp_2m"})
+    dpm_model = load_editor(str(folder))  # the same random weights as `editor`
+    by_default = dpm_model.edit(EditRequest(image, INSTRUCTION, seed=5))
+    asked_for = editor.edit(EditRequest(image, INSTRUCTION, seed=5, scheduler="dpmpp_2m"))
+    assert by_default.scheduler == "dpmpp_2m"
+    assert np.array_equal(pixels(by_default.image), pixels(asked_for.image))
+    euler = dpm_model.edit(EditRequest(image, INSTRUCTION, seed=5, scheduler="euler_ancestral"))
+    assert euler.scheduler == "euler_ancestral"
+
+    (folder / "pixchat.json").write_text('{"scheduler": "ddim"}')
+    with pytest.raises(EditorError, match="unknown scheduler 'ddim'.*euler_ancestral") as raised:
+        load_editor(str(folder))
+    assert one_sentence(str(raised.value))
+
+
 def test_long_side_goes_to_working_size_without_cropping(editor):
     wide = Image.new("RGB", (200, 120), "skyblue")
     result = editor.edit(EditRequest(wide, INSTRUCTION, seed=0))

@@ -44,6 +44,7 @@ from diffusers import (
 from diffusers.training_utils import EMAModel
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
+from editor import DEFAULT_SCHEDULER, SCHEDULERS
 from editor.demo import quality, world
 from editor.demo.tokenizer import build_word_tokenizer
 
@@ -118,6 +119,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="after the UNet: fine-tune the VAE decoder alone this long")
     parser.add_argument("--text-scale", type=float, default=4.0, help="recommended s_T")
     parser.add_argument("--image-scale", type=float, default=1.5, help="recommended s_I")
+    parser.add_argument("--scheduler", choices=SCHEDULERS, default=DEFAULT_SCHEDULER,
+                        help="recommended sampler")
     return parser.parse_args(argv)
 
 
@@ -404,7 +407,7 @@ def save_model(folder: Path, models: dict, tokenizer, state: dict, args) -> None
     with ema_weights(models):
         make_pipeline(models, tokenizer).save_pretrained(staging)
     settings = {"text_scale": args.text_scale, "image_scale": args.image_scale, "steps": 20,
-                "size": world.SIZE}
+                "size": world.SIZE, "scheduler": args.scheduler}
     (staging / "pixchat.json").write_text(json.dumps(settings, indent=2) + "\n")
     keys = ("vae_step", "decoder_step", "unet_step", "vae_error", "metrics", "wall_seconds",
             "commands")
@@ -436,7 +439,7 @@ ground truth: recolour a shape, remove a shape, change the background, darken, b
   conditioning dropout 5 % text / 5 % image / 5 % both, EMA weights; the loss counts shape
   pixels `--shape-weight` times as much as background (see the commands below)
 - text encoder: CLIPTextModel (2 layers, width 64) with a whole-word tokenizer
-- sampler: Euler ancestral, trailing timesteps
+- sampler: {settings['scheduler']}, trailing timesteps
 - recommended: s_T = {settings['text_scale']}, s_I = {settings['image_scale']},
   {settings['steps']} steps, {settings['size']}x{settings['size']}
 - wall time: {training.get('wall_seconds', 0) / 60:.0f} minutes
