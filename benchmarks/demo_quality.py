@@ -14,6 +14,8 @@ against the exact "after" image. A kind passes when:
 
 and an edit (recommended settings, 20 steps, one torch thread) takes under 1 s of CPU.
 
+Beside the bar it prints how often the local edits land in scenes of 1, 2 and 3 shapes.
+
 Usage: python benchmarks/demo_quality.py [--model DIR] [--count 200] [--update-card]
        python benchmarks/demo_quality.py --scan 1,1.25,1.5,1.75,2 [--scheduler NAME]  # choose s_T
 """
@@ -139,6 +141,20 @@ def quality_table(scores, recommended, kinds) -> tuple[str, bool]:
     return "\n".join(lines), all_pass
 
 
+def landed_by_shape_count(edits, scores) -> str:
+    """Landed rate of the local edits by how many shapes the scene has: with more than one,
+    the model must also pick the shape the instruction names."""
+    lines = ["| edit | 1 shape | 2 shapes | 3 shapes |", "| --- | ---: | ---: | ---: |"]
+    for kind in ("recolour", "remove"):
+        cells = []
+        for count in (1, 2, 3):
+            landed = [score.landed for edit, score in zip(edits, scores, strict=True)
+                      if edit.kind == kind and len(edit.before.shapes) == count]
+            cells.append(f"{sum(landed)}/{len(landed)}" if landed else "")
+        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def scan_table(editor: Pix2PixEditor, edits, text_scales, image_scale, seed, scheduler) -> str:
     """Per kind and s_T (at one s_I): L1 to the truth divided by L1 for doing nothing, and for
     local edits the landed rate in brackets. The recommended s_T is chosen from this table."""
@@ -197,7 +213,9 @@ def main() -> None:
         f"{', '.join(f'{t:g}' for t in text_scales_up_to(recommended[0]))}, "
         f"s_I trend at {', '.join(f'{i:g}' for i in IMAGE_SCALES)}. "
         "Distances: mean absolute RGB difference, 0..1.\n\n"
-        f"{table}\n\n{speed}\n\nQuality bar met: {'yes' if all_pass and cpu < 1 else 'NO'}"
+        f"{table}\n\nLocal edits landed, by the number of shapes in the scene:\n\n"
+        f"{landed_by_shape_count(edits, scores[recommended])}\n\n{speed}\n\n"
+        f"Quality bar met: {'yes' if all_pass and cpu < 1 else 'NO'}"
     )
     print(f"Demo model quality ({args.model})\n\n{report}")
     if args.update_card:
