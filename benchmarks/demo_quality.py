@@ -81,7 +81,7 @@ def run_edits(editor: Pix2PixEditor, edits, pairs, seed, scheduler) -> dict:
 
 def seconds_per_edit(editor: Pix2PixEditor, edits, scheduler,
                      repeats: int = 5) -> tuple[float, float]:
-    """Median CPU and wall seconds of one edit at the model's recommended settings."""
+    """Median CPU and wall seconds of one edit at the model's recommended scales and steps."""
     cpu, wall = [], []
     for index in range(repeats + 1):
         edit = edits[index % len(edits)]
@@ -145,7 +145,7 @@ def landed_by_shape_count(edits, scores) -> str:
     """Landed rate of the local edits by how many shapes the scene has: with more than one,
     the model must also pick the shape the instruction names."""
     lines = ["| edit | 1 shape | 2 shapes | 3 shapes |", "| --- | ---: | ---: | ---: |"]
-    for kind in ("recolour", "remove"):
+    for kind in [kind for kind in KINDS if kind not in GLOBAL_KINDS]:
         cells = []
         for count in (1, 2, 3):
             landed = [score.landed for edit, score in zip(edits, scores, strict=True)

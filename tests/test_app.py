@@ -8,6 +8,7 @@ chat, undo, download) is covered by tests/test_browser.py.
 from __future__ import annotations
 
 import io
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -138,8 +139,11 @@ def test_a_chat_turn_edits_the_image_and_survives_a_reload(store):
     assert shown(reloaded) == (url, caption)
 
 
-def test_the_sampler_setting_starts_at_the_one_the_model_names(store, tmp_path, monkeypatch):
-    folder = build_tiny_pix2pix(tmp_path, settings={"scheduler": "dpmpp_2m"})
+def test_the_sampler_setting_starts_at_the_one_the_model_names(
+    store, tmp_path, tiny_model, monkeypatch
+):
+    folder = shutil.copytree(tiny_model, tmp_path / "dpm-model")
+    (folder / "pixchat.json").write_text('{"scheduler": "dpmpp_2m"}')
     monkeypatch.setenv("PIXCHAT_MODEL", str(folder))
     session = store.create_session(OWNER, scene_png(), "scene")
     app = open_app()

@@ -1,5 +1,6 @@
 """The dual-guidance editor on a tiny random InstructPix2Pix, checked against diffusers."""
 
+import json
 import shutil
 
 import numpy as np
@@ -157,9 +158,12 @@ def test_dpm_solver_is_an_option(editor, image):
     assert not np.array_equal(pixels(euler.image), pixels(dpm.image))
 
 
-def test_a_model_names_its_sampler_and_a_request_can_override_it(tmp_path, editor, image):
-    folder = build_tiny_pix2pix(tmp_path, settings={**TINY_SETTINGS, "scheduler": "dpmpp_2m"})
-    dpm_model = load_editor(str(folder))  # the same random weights as `editor`
+def test_a_model_names_its_sampler_and_a_request_can_override_it(
+    tmp_path, tiny_model, editor, image
+):
+    folder = shutil.copytree(tiny_model, tmp_path / "dpm")  # the same weights as `editor`
+    (folder / "pixchat.json").write_text(json.dumps({**TINY_SETTINGS, "scheduler": "dpmpp_2m"}))
+    dpm_model = load_editor(str(folder))
     by_default = dpm_model.edit(EditRequest(image, INSTRUCTION, seed=5))
     asked_for = editor.edit(EditRequest(image, INSTRUCTION, seed=5, scheduler="dpmpp_2m"))
     assert by_default.scheduler == "dpmpp_2m"
