@@ -95,7 +95,7 @@ NOISE_CONFIG = dict(
 )
 # Edit kinds for training; a kind listed twice is drawn twice as often.
 TRAINING_KINDS = ("recolour", "recolour", "remove", "remove", "background", "darken", "brighten")
-DROPOUT = 0.05  # InstructPix2Pix: 5 % no text, 5 % no image, 5 % neither
+DROPOUT = 0.05  # InstructPix2Pix: 5 % no text (target: the input), 5 % no image, 5 % neither
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -243,15 +243,20 @@ def train_unet(models: dict, tokenizer, state: dict, args: argparse.Namespace, s
     for step in range(state["unet_step"], args.steps):
         torch.manual_seed(args.seed * 1_000_003 + step)
         edits = edit_batch(args.seed, 2, step, args.batch_size)
+        chance = torch.rand(len(edits), device=args.device)
+        # Text dropped, image kept: an empty instruction changes nothing, so the target is the
+        # input itself. Then s_I pulls toward the input, not toward an average of all edits.
+        keeps_input = (chance < DROPOUT).tolist()
+        targets = [e.before if keep else e.after
+                   for e, keep in zip(edits, keeps_input, strict=True)]
         with torch.no_grad():
             image_latents = vae.encode(to_tensor([e.before for e in edits], args.device))
             image_latents = image_latents.latent_dist.mode()  # unscaled, as the pipeline does
-            target = vae.encode(to_tensor([e.after for e in edits], args.device))
+            target = vae.encode(to_tensor(targets, args.device))
             target = target.latent_dist.sample() * vae.config.scaling_factor
 
         text = encode_text(text_encoder, tokenizer, [e.instruction for e in edits], args.device)
         no_text = encode_text(text_encoder, tokenizer, [""], args.device)
-        chance = torch.rand(len(edits), device=args.device)
         drop_text = chance < 2 * DROPOUT
         drop_image = (chance >= DROPOUT) & (chance < 3 * DROPOUT)
         text = torch.where(drop_text[:, None, None], no_text, text)
