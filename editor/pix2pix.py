@@ -8,8 +8,11 @@ one call, and `denoise` combines them:
         + s_T * (eps(z, c_I, c_T) - eps(z, c_I, ∅))   # pull toward the instruction
 
 for any s_T >= 0 and s_I >= 0 (diffusers' pipeline turns all guidance off when s_I < 1;
-this loop does not). Several (s_T, s_I) pairs run as one batch: that is how the options
-grid shares one text encoding, one image encoding and every UNet call.
+this loop does not). Regrouped, the three predictions are weighted s_T, s_I - s_T and
+1 - s_I, so a condition whose weight is zero is not computed at all: at s_T = s_I the
+image-only prediction drops out and each step costs two thirds. Several (s_T, s_I) pairs run
+as one batch: that is how the options grid shares one text encoding, one image encoding and
+every UNet call.
 """
 
 from __future__ import annotations
@@ -228,29 +231,28 @@ class Pix2PixEditor:
         latents = randn_tensor(shape, generator=generators, device=self.device, dtype=self.dtype)
         latents = latents * sampler.init_noise_sigma
 
-        # The three conditions, each repeated for every pair: (image, instruction),
-        # (image, empty text), (no image, empty text).
+        # The three conditions and each pair's weight for them: (image, instruction) s_T,
+        # (image, empty text) s_I - s_T, (no image, empty text) 1 - s_I. Only the conditions
+        # some pair weighs run, each repeated for every pair.
         instruction, empty_text = text_embeddings.chunk(2)
-        text_conditions = torch.cat([instruction, empty_text, empty_text])
-        text_conditions = text_conditions.repeat_interleave(count, dim=0)
         no_image = torch.zeros_like(image_latents)
-        image_conditions = torch.cat([image_latents, image_latents, no_image])
+        conditions = [(image_latents, instruction), (image_latents, empty_text),
+                      (no_image, empty_text)]
+        weights = [[s_t, s_i - s_t, 1 - s_i] for s_t, s_i in scales]
+        used = [index for index in range(3) if any(pair[index] != 0 for pair in weights)]
+        image_conditions = torch.cat([conditions[index][0] for index in used])
         image_conditions = image_conditions.repeat_interleave(count, dim=0)
-        text_scale, image_scale = torch.tensor(scales, device=self.device, dtype=self.dtype).T
-        text_scale = text_scale.view(count, 1, 1, 1)
-        image_scale = image_scale.view(count, 1, 1, 1)
+        text_conditions = torch.cat([conditions[index][1] for index in used])
+        text_conditions = text_conditions.repeat_interleave(count, dim=0)
+        weights = torch.tensor(weights, device=self.device, dtype=self.dtype)[:, used]
+        weights = weights.T.reshape(len(used), count, 1, 1, 1)
 
         total = len(sampler.timesteps)
         for step, t in enumerate(sampler.timesteps, start=1):
-            model_input = sampler.scale_model_input(torch.cat([latents] * 3), t)
+            model_input = sampler.scale_model_input(torch.cat([latents] * len(used)), t)
             model_input = torch.cat([model_input, image_conditions], dim=1)
             noise = self.unet(model_input, t, encoder_hidden_states=text_conditions).sample
-            noise_full, noise_image, noise_none = noise.chunk(3)
-            noise = (
-                noise_none
-                + image_scale * (noise_image - noise_none)
-                + text_scale * (noise_full - noise_image)
-            )
+            noise = (weights * noise.view(len(used), count, *latents.shape[1:])).sum(dim=0)
             latents = sampler.step(noise, t, latents, generator=generators).prev_sample
             if on_step is not None and on_step(step, total) is False:
                 raise Cancelled(f"Edit cancelled at step {step} of {total}; nothing was changed.")

@@ -112,6 +112,23 @@ def test_image_scale_below_one_is_still_guided(editor, pipeline, image):
     assert (guided - single_pass).abs().max().item() > 0.05
 
 
+def test_equal_scales_skip_the_image_only_prediction_and_still_match_diffusers(
+    editor, pipeline, image, monkeypatch
+):
+    # At s_T = s_I the image-only prediction has weight 0: a third of the UNet work is saved.
+    batch_sizes = []
+    forward = editor.unet.forward
+
+    def recording(sample, *args, **kwargs):
+        batch_sizes.append(sample.shape[0])
+        return forward(sample, *args, **kwargs)
+
+    monkeypatch.setattr(editor.unet, "forward", recording)
+    ours = run_editor(editor, image, 1.5, 1.5)
+    assert batch_sizes == [2] * 5
+    assert (ours - run_pipeline(pipeline, image, 1.5, 1.5)).abs().max().item() < 1e-4
+
+
 def test_same_seed_same_pixels_and_a_random_seed_is_returned(editor, image):
     first = editor.edit(EditRequest(image, INSTRUCTION, seed=3))
     again = editor.edit(EditRequest(image, INSTRUCTION, seed=3))
