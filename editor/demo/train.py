@@ -9,7 +9,8 @@ Stages, one after the other:
 1. a tiny AutoencoderKL learns to squeeze 32x32 world images into 4x16x16 latents;
 2. a UNet (8 input channels: noisy latents + the input image's latents) and a tiny CLIP text
    encoder learn to turn (input image, instruction) into the edited image, with
-   v-prediction and InstructPix2Pix's conditioning dropout so both guidance scales work;
+   v-prediction and InstructPix2Pix's conditioning dropout so both guidance scales work
+   (with the instruction dropped, the target is the input: s_I pulls toward the original);
 3. optionally (`--decoder-steps`), the VAE decoder alone is sharpened; the latent space the
    UNet learned does not move.
 
@@ -441,8 +442,9 @@ ground truth: recolour a shape, remove a shape, change the background, darken, b
   alone; reconstruction L1 {training.get('vae_error', 0):.4f}
 - UNet: {UNET_CONFIG['block_out_channels']}, 8 input channels, cross-attention at 16x16 and
   8x8, v-prediction, zero-terminal-SNR schedule, {training.get('unet_step', 0)} steps,
-  conditioning dropout 5 % text / 5 % image / 5 % both, EMA weights; the loss counts shape
-  pixels `--shape-weight` times as much as background (see the commands below)
+  conditioning dropout 5 % text (target: the input) / 5 % image / 5 % both, EMA weights;
+  the loss counts shape pixels `--shape-weight` times as much as background (see the
+  commands below)
 - text encoder: CLIPTextModel (2 layers, width 64) with a whole-word tokenizer
 - sampler: {settings['scheduler']}, trailing timesteps
 - recommended: s_T = {settings['text_scale']}, s_I = {settings['image_scale']},
