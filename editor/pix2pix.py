@@ -238,14 +238,14 @@ class Pix2PixEditor:
         no_image = torch.zeros_like(image_latents)
         conditions = [(image_latents, instruction), (image_latents, empty_text),
                       (no_image, empty_text)]
-        weights = [[s_t, s_i - s_t, 1 - s_i] for s_t, s_i in scales]
-        used = [index for index in range(3) if any(pair[index] != 0 for pair in weights)]
+        weights = torch.tensor([[s_t, s_i - s_t, 1 - s_i] for s_t, s_i in scales])
+        used = [index for index in range(3) if weights[:, index].any()]
         image_conditions = torch.cat([conditions[index][0] for index in used])
         image_conditions = image_conditions.repeat_interleave(count, dim=0)
         text_conditions = torch.cat([conditions[index][1] for index in used])
         text_conditions = text_conditions.repeat_interleave(count, dim=0)
-        weights = torch.tensor(weights, device=self.device, dtype=self.dtype)[:, used]
-        weights = weights.T.reshape(len(used), count, 1, 1, 1)
+        weights = weights[:, used].T.reshape(len(used), count, 1, 1, 1)
+        weights = weights.to(self.device, self.dtype)
 
         total = len(sampler.timesteps)
         for step, t in enumerate(sampler.timesteps, start=1):
