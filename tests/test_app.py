@@ -264,6 +264,28 @@ def test_show_what_changed_tints_the_edited_region_and_says_when_there_is_none(s
     assert not app.error and not app.exception
 
 
+def test_a_region_upload_is_shown_on_the_image_and_a_bad_one_is_one_error(store):
+    session = store.create_session(OWNER, scene_png(), "scene")
+    app = open_app()
+    region = app.file_uploader(key=f"region_{session.id}")
+    assert region.label == "Limit the edit to a region: a PNG, white = may change"
+
+    region.set_value(("circle.png", CIRCLE_MASK, "image/png")).run()
+
+    [preview] = [image for image in app.image if image.captions[0].startswith("The next edits")]
+    assert preview.captions[0] == "The next edits may change only the tinted part."
+    assert not app.error and not app.exception
+
+    app.file_uploader(key=f"region_{session.id}").set_value(
+        ("notes.png", b"not a picture", "image/png")).run()
+
+    [error] = app.error
+    assert error.value.startswith("notes.png cannot limit the edit: the upload is not an image")
+    assert "\n" not in error.value and not app.exception
+    assert not [image for image in app.image if image.captions[0].startswith("The next edits")]
+    assert shown(app)[1] == "Step 0: the original, 32×32"
+
+
 def test_history_shows_branches_and_reverts_to_any_step(store):
     session = store.create_session(OWNER, scene_png(), "scene")
     first = add_edit(store, session, session.root_id, "blue")

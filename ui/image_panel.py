@@ -1,5 +1,6 @@
 """The image column: the current image (or a before/after pair) with "Show what changed",
-the two scale sliders, Apply, Undo, Redo, Show options with its grid, and Download."""
+the two scale sliders, Apply, Undo, Redo, the region uploader, Show options with its grid,
+and Download."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from agent.command import Command, navigation
 from agent.turn import Agent
 from memory import History, NodeInfo
 
+from . import region
 from .actions import (
     apply_command,
     describe,
@@ -29,9 +31,10 @@ def show(agent: Agent, history: History) -> None:
     _images(agent, history, head, step)
     _sliders(agent, head)
     _buttons(head)
+    region.show(history.session.id, head, _png(agent, history, head.id))
     _options(history.session.id)
     st.download_button(
-        "Download PNG", agent.store.node_image(agent.owner, history.session.id, head.id),
+        "Download PNG", _png(agent, history, head.id),
         file_name=f"{_file_stem(history.session.title)}-step{step}.png", mime="image/png",
         key="download", help=f"The image at its full size, {head.width}×{head.height}.",
     )
