@@ -115,7 +115,7 @@ def run_edit(args: argparse.Namespace) -> int:
             )
         )
     out = args.out or args.image.with_name(f"{args.image.stem}-edited.png")
-    save(compose(image, result).image, out)
+    save(compose(image, result, region).image, out)
     print(
         f"wrote {out}: s_T {result.text_scale:g}, s_I {result.image_scale:g}, seed {result.seed}, "
         f"{result.steps} steps ({result.scheduler}), model {result.model_id}, "

@@ -216,7 +216,7 @@ def build_graph(agent: Agent):
             return {"reply": "Kept the image as it was; say 'show me options' to see them again."}
         command = Command.model_validate(state["command"])
         result = scratch["results"][choice]
-        edited = Edited(result, compose(scratch["parent"], result))
+        edited = Edited(result, compose(scratch["parent"], result, scratch.get("region")))
         metrics = _drift_metrics(agent, state, edited.composite, scratch["parent"])
         node = _commit(agent, state, command, edited, metrics)
         return {"node_id": node.id, "changed": True,
@@ -411,7 +411,7 @@ def _request(agent, image, command, scales, seed, scratch, emit) -> EditRequest:
 def _run_editor(agent, image, command, scales, seed, scratch, emit) -> Edited:
     """Edit `image` and compose the result onto it at its own size."""
     result = agent.editor.edit(_request(agent, image, command, scales, seed, scratch, emit))
-    return Edited(result, compose(image, result))
+    return Edited(result, compose(image, result, scratch.get("region")))
 
 
 def _commit(agent, state, command, edited: Edited, metrics) -> NodeInfo:

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .base import EditResult
+from .masks import fit_region
 
 RIDGE = 1e-3  # how strongly a window with little colour variation leans on the global model
 UNEXPLAINED = 0.06  # a residual (0..1) from which the enlarged result replaces the model
@@ -39,8 +40,14 @@ class Composite:
     mask: Image.Image  # "L", the parent's size: 0 where the parent's pixels were kept exactly
 
 
-def compose(parent: Image.Image, result: EditResult) -> Composite:
-    """The edit in `result` applied to `parent` at the parent's own size (see the module)."""
+def compose(
+    parent: Image.Image, result: EditResult, region: Image.Image | None = None
+) -> Composite:
+    """The edit in `result` applied to `parent` at the parent's own size (see the module).
+
+    `region`, the mask a person drew (white = may change, see `masks.fit_region`), is a hard
+    limit at full size: no pixel outside it changes, however the working-size mask rounds.
+    """
     parent = parent.convert("RGB")
     seen, edited = _pixels(result.seen), _pixels(result.image)
     weight = _pixels(result.mask)[..., :1]
@@ -52,11 +59,13 @@ def compose(parent: Image.Image, result: EditResult) -> Composite:
     # the result, how well the models explain it, and the mask.
     small = torch.cat([coefficients, edited, explained, weight], dim=-1)
     full = np.array(parent)  # a writable copy: torch reads bands of it
+    allowed = None if region is None else np.asarray(fit_region(region, parent.size)) > 0
     image, mask = np.empty_like(full), np.empty(full.shape[:2], np.uint8)
     rows = max(1, BAND_PIXELS // parent.width)
     for top in range(0, parent.height, rows):
         band = slice(top, min(top + rows, parent.height))
-        image[band], mask[band] = _compose_band(full[band], small, band, parent.size)
+        image[band], mask[band] = _compose_band(full[band], small, band, parent.size,
+                                                None if allowed is None else allowed[band])
     return Composite(Image.fromarray(image), Image.fromarray(mask, mode="L"))
 
 
@@ -109,7 +118,8 @@ def _global_colour_model(guide, target, weight) -> torch.Tensor:
     return torch.linalg.solve(normal, rhs)[:3]
 
 
-def _compose_band(full: np.ndarray, small: torch.Tensor, band: slice, size: tuple[int, int]):
+def _compose_band(full: np.ndarray, small: torch.Tensor, band: slice, size: tuple[int, int],
+                  allowed: np.ndarray | None):
     """Rows `band` of the composite: bilinear enlargement of `small`, then the blend."""
     width, height = size
     ys = (torch.arange(band.start, band.stop, dtype=torch.float32) + 0.5) / height * 2 - 1
@@ -120,6 +130,8 @@ def _compose_band(full: np.ndarray, small: torch.Tensor, band: slice, size: tupl
                              align_corners=False)[0].permute(1, 2, 0)
     coefficients, result = enlarged[..., :12], enlarged[..., 12:15]
     explained, weight = enlarged[..., 15:16], enlarged[..., 16:17]
+    if allowed is not None:
+        weight = weight * torch.from_numpy(allowed)[..., None]
     parent = torch.from_numpy(full).float() / 255
     guided = apply_colour_models(coefficients, parent)
     inside = explained * guided + (1 - explained) * result

@@ -77,3 +77,30 @@ def test_unknown_interpreter_and_session_are_one_sentence(pixchat, session, mode
     assert code == 1 and err.startswith("error: Unknown interpreter") and "Traceback" not in err
     code, _, err = pixchat("say", "no-such-session", "make it winter", "--model", model)
     assert code == 1 and err.count("\n") == 1
+
+
+def test_say_with_a_mask_keeps_the_rest_of_the_picture(pixchat, session, model, tmp_path):
+    mask = tmp_path / "mask.png"
+    left = Image.new("L", (40, 40), 0)
+    left.paste(255, (0, 0, 20, 40))
+    left.save(mask)
+    code, _, err = pixchat("say", session, "make the circle red", "--model", model,
+                           "--mask", str(mask), "--seed", "2")
+    assert code == 0, err
+    out = tmp_path / "now.png"
+    assert pixchat("show", session, "--out", str(out))[0] == 0
+    now = Image.open(out).convert("RGB")
+    assert all(now.getpixel((x, y)) == (38, 64, 242) for x in range(20, 40) for y in range(40))
+
+
+def test_say_with_a_mask_for_a_restyle_is_refused_in_one_sentence(pixchat, session, model,
+                                                                  tmp_path):
+    mask = tmp_path / "mask.png"
+    left = Image.new("L", (40, 40), 0)
+    left.paste(255, (0, 0, 20, 40))
+    left.save(mask)
+    code, _, err = pixchat("say", session, "make it a snowy winter scene", "--model", model,
+                           "--mask", str(mask))
+    assert code != 0 and "restyles the whole picture" in err and "Traceback" not in err
+    _, out, _ = pixchat("history", session, "--json")
+    assert len(json.loads(out)["nodes"]) == 1
