@@ -8,7 +8,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 Action = Literal["edit", "refine", "again", "undo", "redo", "revert", "reset", "options", "help"]
-Scope = Literal["global", "local"]
+Scope = Literal["global", "local", "background"]
 
 ACTIONS_WITH_INSTRUCTION = ("edit", "refine", "again", "options")
 

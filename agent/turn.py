@@ -290,6 +290,8 @@ def _stream(agent: Agent, graph_input: Any, thread_id: str, on_event: EventHandl
         agent.scratch.pop(thread_id, None)
         raise
     snapshot = agent.graph.get_state(config)
+    if not snapshot.next:  # the turn is over (a navigation, a reply): its scratch too
+        agent.scratch.pop(thread_id, None)
     state: TurnState = snapshot.values
     command = Command.model_validate(state["command"])
     if snapshot.next:  # waiting in `pick`

@@ -51,7 +51,8 @@ what they mean in the earlier turns. Empty for undo, redo, revert, reset and hel
 - image_scale: how closely to keep the current image, {image_low:g} to {image_high:g}; \
 this model's default is {image_default}; {image_hints}.
 - target: the step number to revert to (0 is the original), otherwise null.
-- scope: "global" for a change of the whole picture, "local" for a change of one part.
+- scope: "global" for a change of the whole picture, "local" for a change of one part,
+  "background" for a new background that keeps what stands on it.
 Earlier turns, oldest first:
 {history}
 Message: {message}"""

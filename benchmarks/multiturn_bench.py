@@ -4,8 +4,8 @@
 
 Three measurements, each run twice side by side in one run:
 
-- *before*: every turn regenerates the whole picture at the model's working size and resizes
-  it back (the editor alone, as pixchat did up to wave 1);
+- *before*: the rule interpreter's command for the message, then the whole picture
+  regenerated at the model's working size and resized back (as pixchat did up to wave 1);
 - *now*: the real chat path (rule interpreter, turn graph with its drift check, session store),
   where each edit is confined to its mask and composed onto the parent at full size.
 
@@ -67,7 +67,7 @@ def main() -> None:
         store = SessionStore(None, folder)
         agent = Agent(store, editor, load_interpreter("rules", editor.defaults))
         ways: dict[str, Edit] = {
-            "before": lambda image, text, seed: regenerate(editor, image, text, seed),
+            "before": lambda image, text, seed: regenerate(agent, image, text, seed),
             "now": lambda image, text, seed: chat_turn(agent, image, text, seed),
         }
         rows = {name: episode_scores(edit, episodes) for name, edit in ways.items()}
@@ -85,9 +85,12 @@ def main() -> None:
 # --- the two ways of editing ----------------------------------------------------------------
 
 
-def regenerate(editor, image: Image.Image, instruction: str, seed: int) -> Image.Image:
-    """Before: the whole picture edited at working size and resized back."""
-    result = editor.edit(EditRequest(image, instruction, seed=seed))
+def regenerate(agent: Agent, image: Image.Image, message: str, seed: int) -> Image.Image:
+    """Before: the interpreter's command, the whole picture edited at working size and
+    resized back."""
+    command = agent.interpreter.interpret(message, None, [])
+    result = agent.editor.edit(EditRequest(image, command.instruction, command.text_scale,
+                                           command.image_scale, seed=seed))
     return resize_to(result.image, image.size)
 
 

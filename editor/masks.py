@@ -3,12 +3,18 @@ regions a person draws to confine an edit.
 
 At the first denoising step the editor predicts the noise twice with the input image, once
 with the instruction and once without; where the two differ, the instruction acts. This is
-the relevance map of *Watch Your Steps* (Mirzaei et al., 2023). `relevance_mask` turns it into
-a clean mask: normalised, thresholded, grown a little, holes filled, edges feathered.
+the relevance map of *Watch Your Steps* (Mirzaei et al., 2023). Normalised and thresholded it
+is `acting_region`. While sampling, a confined edit may change that region grown a little
+(`latent_region`). The final mask (`edit_mask`) keeps, of that region, the pixels the result
+really changed, relative to the largest change: the first step's map is blurry, so for "make
+the background yellow" it also covers the shapes standing on the background, which the result
+leaves (nearly) alone. Holes of speckle size are filled and the edge is feathered.
 
 Measured on 60 held-out edits of the demo world (recolour, remove, background) against the
-pixels the exact truth changes: at the first step, with the threshold below, the region holds
-98 % of the changed pixels and 5 % of the unchanged ones, before growing.
+pixels the exact truth changes: at the first step, with `THRESHOLD`, the acting region holds
+98 % of the changed pixels and 5 % of the unchanged ones. Composed at full size, gating by the
+change (`CHANGE_SHARE`) cut how much the untouched pixels of background edits moved from
+0.051 to 0.010 (0..1), and of recolours from 0.0021 to 0.0009 (`/work` scratch runs, 45 edits).
 """
 
 from __future__ import annotations
@@ -22,15 +28,16 @@ from skimage import morphology
 
 from .errors import EditorError
 
-THRESHOLD = 0.2  # of the map's maximum: where the instruction acts
-GROW = 1  # pixels (at working size) added all round, so edges of the change are inside
+THRESHOLD = 0.2  # of the relevance map's maximum: where the instruction acts
+CHANGE_SHARE = 0.35  # of the largest change in the result: where the edit changed the picture
+GROW = 1  # latent pixels added all round the acting region while sampling
 HOLE = 1 / 64  # holes up to this fraction of the picture are filled (speckle, not objects)
-FEATHER = 1.0  # Gaussian radius (working-size pixels) of the soft edge
+FEATHER = 0.5  # Gaussian radius (working-size pixels) of the soft edge
 ASPECT_TOLERANCE = 0.02  # a drawn mask may differ this much in aspect ratio from the image
 
 
-def relevance_mask(relevance: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """A soft mask (height, width) in 0..1 at `size` (width, height) from a relevance map.
+def acting_region(relevance: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
+    """Where the instruction acts (height, width bools) at `size` (width, height).
 
     `relevance` is |eps(image, instruction) - eps(image, no text)| averaged over the latent
     channels, at latent size.
@@ -38,8 +45,25 @@ def relevance_mask(relevance: torch.Tensor, size: tuple[int, int]) -> torch.Tens
     width, height = size
     enlarged = F.interpolate(relevance[None, None].float(), size=(height, width),
                              mode="bilinear", align_corners=False)[0, 0]
-    region = (enlarged >= THRESHOLD * enlarged.max().clamp_min(1e-12)).numpy()
-    region = ndimage.binary_dilation(region, iterations=GROW)
+    return (enlarged >= THRESHOLD * enlarged.max().clamp_min(1e-12)).numpy()
+
+
+def latent_region(relevance: torch.Tensor) -> torch.Tensor:
+    """Where a confined edit may change its latents while sampling, soft, at latent size."""
+    height, width = relevance.shape[-2:]
+    region = ndimage.binary_dilation(acting_region(relevance, (width, height)), iterations=GROW)
+    return feather(region)
+
+
+def edit_mask(
+    relevance: torch.Tensor, result: np.ndarray, seen: np.ndarray
+) -> torch.Tensor:
+    """The final mask of a confined edit (height, width floats in 0..1) at the result's size:
+    where the instruction acts and the result (h, w, 3 in 0..1) changed what the model saw."""
+    height, width = result.shape[:2]
+    change = ndimage.gaussian_filter(np.abs(result - seen).max(axis=2), FEATHER)
+    changed = change >= CHANGE_SHARE * max(change.max(), 1e-6)
+    region = acting_region(relevance, (width, height)) & changed
     region = morphology.remove_small_holes(region, max_size=round(HOLE * region.size))
     return feather(region)
 

@@ -22,6 +22,7 @@ import secrets
 from collections.abc import Sequence
 from time import perf_counter
 
+import numpy as np
 import torch
 from diffusers import (
     AutoencoderKL,
@@ -44,7 +45,7 @@ from .base import (
 from .errors import Cancelled, EditorError, ModelNotFound
 from .grid import GridResult, contact_sheet, default_grid_scales
 from .images import to_rgb
-from .masks import fit_region, region_at, relevance_mask
+from .masks import edit_mask, fit_region, latent_region, region_at
 from .models import locate_model, recommended_defaults
 from .resolution import working_size
 
@@ -288,8 +289,7 @@ class Pix2PixEditor:
     def _latent_region(self, relevance: torch.Tensor, region: torch.Tensor | None):
         """Where each pair may change, at latent size (count, 1, h, w), from its relevance map
         and the person's region."""
-        height, width = relevance.shape[-2:]
-        masks = torch.stack([relevance_mask(one.cpu(), (width, height)) for one in relevance])
+        masks = torch.stack([latent_region(one.cpu()) for one in relevance])
         if region is not None:
             masks = masks * region
         return masks[:, None].to(self.device, self.dtype)
@@ -339,9 +339,12 @@ class Pix2PixEditor:
         # The input decoded beside the results: the picture as the model sees it, which the
         # full-size composite maps from.
         scaled_input = image_latents * self.vae.config.scaling_factor
-        images = self.image_processor.pt_to_numpy(self.decode(torch.cat([latents, scaled_input])))
-        *images, seen = self.image_processor.numpy_to_pil(images)
-        masks = [edit_mask(one, size, confine, region) for one in relevance.cpu()]
+        *outputs, seen = self.image_processor.pt_to_numpy(
+            self.decode(torch.cat([latents, scaled_input])))
+        masks = [final_mask(one, output, seen, confine, region)
+                 for one, output in zip(relevance.cpu(), outputs, strict=True)]
+        images = self.image_processor.numpy_to_pil(np.stack(outputs))
+        seen = self.image_processor.numpy_to_pil(seen[None])[0]
         done = perf_counter()
 
         timings = {
@@ -372,14 +375,17 @@ class Pix2PixEditor:
         ]
 
 
-def edit_mask(
-    relevance: torch.Tensor, size: tuple[int, int], confine: bool, region: Image.Image | None
+def final_mask(
+    relevance: torch.Tensor, output: np.ndarray, seen: np.ndarray, confine: bool,
+    region: Image.Image | None,
 ) -> Image.Image:
-    """Where an edit may change the picture ("L" at working `size`): everywhere for a restyle;
-    for a confined edit, where the instruction acts, within the person's region if any."""
-    mask = relevance_mask(relevance, size) if confine else torch.ones(size[::-1])
+    """Where an edit may change the picture ("L" at working size): everywhere for a restyle;
+    for a confined edit, where the instruction acts and the output changed what the model saw,
+    within the person's region if any."""
+    height, width = output.shape[:2]
+    mask = edit_mask(relevance, output, seen) if confine else torch.ones(height, width)
     if region is not None:
-        mask = mask * region_at(region, size)
+        mask = mask * region_at(region, (width, height))
     return Image.fromarray((mask * 255).round().to(torch.uint8).numpy(), mode="L")
 
 

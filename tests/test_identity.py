@@ -233,3 +233,11 @@ def test_an_edit_that_changed_nothing_inside_its_mask_has_not_acted():
     assert not has_acted(measure_drift(parent, parent, region()))
     changed = Image.fromarray(255 - np.asarray(parent))
     assert has_acted(measure_drift(changed, parent, Image.new("L", (32, 32), 255)))
+
+
+def test_every_finished_turn_leaves_no_images_behind(agent):
+    session = start(agent, world.render_image(SCENE))
+    run_turn(agent, session, "make the circle blue", region=region())
+    run_turn(agent, session, "undo", region=region())
+    run_turn(agent, session, "help")
+    assert agent.scratch == {}
