@@ -270,7 +270,8 @@ def test_a_region_upload_is_shown_on_the_image_and_a_bad_one_is_one_error(store)
     region = app.file_uploader(key=f"region_{session.id}")
     assert region.label == "Limit the edit to a region: a PNG, white = may change"
 
-    region.set_value(("circle.png", CIRCLE_MASK, "image/png")).run()
+    # drawn at twice the image's size: the same shape, so it is simply resized
+    region.set_value(("circle.png", mask_png((10, 10, 40, 40), size=(64, 64)), "image/png")).run()
 
     [preview] = [image for image in app.image if image.captions[0].startswith("The next edits")]
     assert preview.captions[0] == "The next edits may change only the tinted part."
@@ -284,6 +285,12 @@ def test_a_region_upload_is_shown_on_the_image_and_a_bad_one_is_one_error(store)
     assert "\n" not in error.value and not app.exception
     assert not [image for image in app.image if image.captions[0].startswith("The next edits")]
     assert shown(app)[1] == "Step 0: the original, 32×32"
+    for name, mask, problem in [("wide.png", mask_png((0, 0, 8, 8), size=(64, 32)),
+                                 "The mask is 64×32 but the image is 32×32"),
+                                ("black.png", mask_png((0, 0, 0, 0)), "The mask is all black")]:
+        app.file_uploader(key=f"region_{session.id}").set_value((name, mask, "image/png")).run()
+        [error] = app.error
+        assert error.value.startswith(f"{name} cannot limit the edit: {problem}")
 
 
 def test_history_shows_branches_and_reverts_to_any_step(store):

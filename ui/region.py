@@ -11,6 +11,7 @@ from PIL import Image
 
 from agent.errors import USER_ERRORS
 from editor.images import load_image, to_png_bytes
+from editor.masks import fit_region
 from memory import NodeInfo
 
 from .actions import UPLOAD_TYPES
@@ -20,8 +21,8 @@ LABEL = "Limit the edit to a region: a PNG, white = may change"
 
 
 def show(session_id: str, head: NodeInfo, head_png: bytes) -> None:
-    """The uploader; under it, the current image with the region marked, or one sentence
-    saying why the uploaded file cannot be a region."""
+    """The uploader; under it, the current image with the region marked as the editor will
+    read it (`editor.masks.fit_region`), or one sentence saying why the file cannot be used."""
     upload = st.file_uploader(
         LABEL, type=UPLOAD_TYPES, key=_key(session_id),
         help="Black parts of the mask keep their pixels exactly; remove the file to edit "
@@ -29,7 +30,7 @@ def show(session_id: str, head: NodeInfo, head_png: bytes) -> None:
     if upload is None:
         return
     try:
-        region = _fit(current(session_id), (head.width, head.height))
+        region = fit_region(current(session_id), (head.width, head.height))
     except USER_ERRORS as error:
         st.error(f"{upload.name} cannot limit the edit: {error}")
         return
@@ -41,10 +42,6 @@ def current(session_id: str) -> Image.Image | None:
     """The session's uploaded region as a greyscale image (white = may change), or None."""
     upload = st.session_state.get(_key(session_id))
     return None if upload is None else load_image(upload.getvalue()).convert("L")
-
-
-def _fit(region: Image.Image, size: tuple[int, int]) -> Image.Image:
-    return region.resize(size, Image.Resampling.BILINEAR)
 
 
 def _key(session_id: str) -> str:
