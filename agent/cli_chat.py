@@ -21,7 +21,7 @@ from editor.images import load_image
 
 from .cli_edit import warn
 from .cli_sessions import open_store
-from .setup import open_agent, open_interpreter
+from .setup import open_agent, open_interpreter, read_region
 from .turn import TurnResult, choose_option, run_turn
 
 
@@ -37,6 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="for options: keep option N (1-based) without asking")
     say.add_argument("--sheet", type=Path, metavar="FILE",
                      help="for options: where to write the contact sheet (default: options.png)")
+    say.add_argument("--mask", type=Path, metavar="PNG",
+                     help="confine the edit to where this mask is white (the image's shape)")
     say.add_argument("--json", action="store_true", help="print the result as JSON")
     say.set_defaults(run=run_say)
 
@@ -62,10 +64,14 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 def run_say(args: argparse.Namespace) -> int:
     store = open_store(args)
     store.get_session(args.owner, args.session)  # an unknown session fails before models load
+    region = None
+    if args.mask:  # a bad mask fails before models load too
+        head = load_image(store.node_image(args.owner, args.session))
+        region = read_region(args.mask, head.size)
     agent = open_agent(store, args.model, args.interpreter, owner=args.owner, steps=args.steps,
                        seed=args.seed, warn=warn)
     with ProgressBar() as progress:
-        result = run_turn(agent, args.session, args.text, on_event=progress)
+        result = run_turn(agent, args.session, args.text, on_event=progress, region=region)
     if result.options:
         result = _pick(agent, result, args, progress)
     if args.json:

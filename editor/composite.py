@@ -99,12 +99,13 @@ def apply_colour_models(coefficients: torch.Tensor, image: torch.Tensor) -> torc
 
 
 def _global_colour_model(guide, target, weight) -> torch.Tensor:
-    """One 3×3 colour matrix for the whole weighted region, leaning on the identity."""
+    """One 3×3 colour matrix for the whole weighted region (the identity where the region's
+    colours leave it undetermined, e.g. a flat picture)."""
     inputs = torch.cat([guide, torch.ones_like(guide[..., :1])], dim=-1).reshape(-1, 4)
     w = weight.reshape(-1, 1) + 1e-6
     prior = torch.cat([torch.eye(3), torch.zeros(1, 3)])
-    normal = inputs.T @ (w * inputs) + RIDGE * w.sum() * torch.eye(4)
-    rhs = inputs.T @ (w * target.reshape(-1, 3)) + RIDGE * w.sum() * prior
+    normal = inputs.T @ (w * inputs) + 1e-6 * w.sum() * torch.eye(4)
+    rhs = inputs.T @ (w * target.reshape(-1, 3)) + 1e-6 * w.sum() * prior
     return torch.linalg.solve(normal, rhs)[:3]
 
 
