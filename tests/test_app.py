@@ -293,6 +293,41 @@ def test_a_region_upload_is_shown_on_the_image_and_a_bad_one_is_one_error(store)
         assert error.value.startswith(f"{name} cannot limit the edit: {problem}")
 
 
+def test_a_chat_edit_with_a_region_changes_nothing_outside_it(store):
+    session = store.create_session(OWNER, scene_png(), "scene")
+    app = open_app()
+    app.file_uploader(key=f"region_{session.id}").set_value(
+        ("circle.png", CIRCLE_MASK, "image/png")).run()
+
+    app.chat_input(key="chat").set_value("make the circle blue").run()
+
+    edit = head(store, session.id)
+    assert edit.parent_id == session.root_id and not app.error and not app.exception
+    before = np.asarray(Image.open(io.BytesIO(scene_png())))
+    after = np.asarray(Image.open(io.BytesIO(store.node_image(OWNER, session.id))))
+    mask = np.asarray(Image.open(io.BytesIO(store.node_mask(OWNER, session.id))))
+    outside = np.asarray(Image.open(io.BytesIO(CIRCLE_MASK))) == 0
+    assert (after[outside] == before[outside]).all()  # bit for bit
+    assert (mask[outside] == 0).all() and mask.max() == 255
+    assert not (after == before).all()  # and inside it, the edit did something
+
+    app.button(key="undo").click().run()  # a region does not get in the way of navigation
+    assert head(store, session.id).id == session.root_id and not app.error
+
+
+def test_a_region_given_with_a_global_restyle_is_one_error_and_nothing_is_stored(store):
+    session = store.create_session(OWNER, scene_png(), "scene")
+    app = open_app()
+    app.file_uploader(key=f"region_{session.id}").set_value(
+        ("circle.png", CIRCLE_MASK, "image/png")).run()
+
+    app.chat_input(key="chat").set_value("make it a snowy winter scene").run()
+
+    [error] = app.error
+    assert error.value.startswith("A mask limits a local edit, but 'make it a snowy winter ")
+    assert len(store.history(OWNER, session.id).nodes) == 1 and not app.exception
+
+
 def test_history_shows_branches_and_reverts_to_any_step(store):
     session = store.create_session(OWNER, scene_png(), "scene")
     first = add_edit(store, session, session.root_id, "blue")
