@@ -293,13 +293,18 @@ def test_a_region_upload_is_shown_on_the_image_and_a_bad_one_is_one_error(store)
         assert error.value.startswith(f"{name} cannot limit the edit: {problem}")
 
 
-def test_a_chat_edit_with_a_region_changes_nothing_outside_it(store):
+def say_with_region(store: SessionStore, text: str) -> tuple[AppTest, SessionInfo]:
+    """A new session of `scene_png`, the circle's region uploaded, then `text` said."""
     session = store.create_session(OWNER, scene_png(), "scene")
     app = open_app()
     app.file_uploader(key=f"region_{session.id}").set_value(
         ("circle.png", CIRCLE_MASK, "image/png")).run()
+    app.chat_input(key="chat").set_value(text).run()
+    return app, session
 
-    app.chat_input(key="chat").set_value("make the circle blue").run()
+
+def test_a_chat_edit_with_a_region_changes_nothing_outside_it(store):
+    app, session = say_with_region(store, "make the circle blue")
 
     edit = head(store, session.id)
     assert edit.parent_id == session.root_id and not app.error and not app.exception
@@ -316,12 +321,7 @@ def test_a_chat_edit_with_a_region_changes_nothing_outside_it(store):
 
 
 def test_a_region_given_with_a_global_restyle_is_one_error_and_nothing_is_stored(store):
-    session = store.create_session(OWNER, scene_png(), "scene")
-    app = open_app()
-    app.file_uploader(key=f"region_{session.id}").set_value(
-        ("circle.png", CIRCLE_MASK, "image/png")).run()
-
-    app.chat_input(key="chat").set_value("make it a snowy winter scene").run()
+    app, session = say_with_region(store, "make it a snowy winter scene")
 
     [error] = app.error
     assert error.value.startswith("A mask limits a local edit, but 'make it a snowy winter ")
