@@ -270,7 +270,8 @@ def test_a_region_upload_is_shown_on_the_image_and_a_bad_one_is_one_error(store)
     region = app.file_uploader(key=f"region_{session.id}")
     assert region.label == "Limit the edit to a region: a PNG, white = may change"
 
-    region.set_value(("circle.png", CIRCLE_MASK, "image/png")).run()
+    # drawn at twice the image's size: the same shape, so it is simply resized
+    region.set_value(("circle.png", mask_png((10, 10, 40, 40), size=(64, 64)), "image/png")).run()
 
     [preview] = [image for image in app.image if image.captions[0].startswith("The next edits")]
     assert preview.captions[0] == "The next edits may change only the tinted part."
@@ -284,6 +285,47 @@ def test_a_region_upload_is_shown_on_the_image_and_a_bad_one_is_one_error(store)
     assert "\n" not in error.value and not app.exception
     assert not [image for image in app.image if image.captions[0].startswith("The next edits")]
     assert shown(app)[1] == "Step 0: the original, 32×32"
+    for name, mask, problem in [("wide.png", mask_png((0, 0, 8, 8), size=(64, 32)),
+                                 "The mask is 64×32 but the image is 32×32"),
+                                ("black.png", mask_png((0, 0, 0, 0)), "The mask is all black")]:
+        app.file_uploader(key=f"region_{session.id}").set_value((name, mask, "image/png")).run()
+        [error] = app.error
+        assert error.value.startswith(f"{name} cannot limit the edit: {problem}")
+
+
+def say_with_region(store: SessionStore, text: str) -> tuple[AppTest, SessionInfo]:
+    """A new session of `scene_png`, the circle's region uploaded, then `text` said."""
+    session = store.create_session(OWNER, scene_png(), "scene")
+    app = open_app()
+    app.file_uploader(key=f"region_{session.id}").set_value(
+        ("circle.png", CIRCLE_MASK, "image/png")).run()
+    app.chat_input(key="chat").set_value(text).run()
+    return app, session
+
+
+def test_a_chat_edit_with_a_region_changes_nothing_outside_it(store):
+    app, session = say_with_region(store, "make the circle blue")
+
+    edit = head(store, session.id)
+    assert edit.parent_id == session.root_id and not app.error and not app.exception
+    before = np.asarray(Image.open(io.BytesIO(scene_png())))
+    after = np.asarray(Image.open(io.BytesIO(store.node_image(OWNER, session.id))))
+    mask = np.asarray(Image.open(io.BytesIO(store.node_mask(OWNER, session.id))))
+    outside = np.asarray(Image.open(io.BytesIO(CIRCLE_MASK))) == 0
+    assert (after[outside] == before[outside]).all()  # bit for bit
+    assert (mask[outside] == 0).all() and mask.max() == 255
+    assert not (after == before).all()  # and inside it, the edit did something
+
+    app.button(key="undo").click().run()  # a region does not get in the way of navigation
+    assert head(store, session.id).id == session.root_id and not app.error
+
+
+def test_a_region_given_with_a_global_restyle_is_one_error_and_nothing_is_stored(store):
+    app, session = say_with_region(store, "make it a snowy winter scene")
+
+    [error] = app.error
+    assert error.value.startswith("A mask limits a local edit, but 'make it a snowy winter ")
+    assert len(store.history(OWNER, session.id).nodes) == 1 and not app.exception
 
 
 def test_history_shows_branches_and_reverts_to_any_step(store):

@@ -31,7 +31,7 @@ def show(agent: Agent, history: History) -> None:
     _images(agent, history, head, step)
     _sliders(agent, head)
     _buttons(head)
-    region.show(history.session.id, head, _png(agent, history, head.id))
+    region.show(history, _png(agent, history, head.id))
     _options(history.session.id)
     st.download_button(
         "Download PNG", _png(agent, history, head.id),
