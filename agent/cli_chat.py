@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from editor.images import load_image
 
-from .cli_edit import warn
+from .cli_edit import save, warn
 from .cli_sessions import open_store
 from .setup import open_agent, open_interpreter
 from .turn import TurnResult, choose_option, run_turn
@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     say.add_argument("--pick", type=int, metavar="N",
                      help="for options: keep option N (1-based) without asking")
     say.add_argument("--sheet", type=Path, metavar="FILE",
-                     help="for options: where to write the contact sheet (default: options.png)")
+                     help="for options: write the contact sheet to FILE (default: none is written)")
     say.add_argument("--json", action="store_true", help="print the result as JSON")
     say.set_defaults(run=run_say)
 
@@ -88,15 +88,22 @@ def run_interpret(args: argparse.Namespace) -> int:
 
 
 def _pick(agent, result: TurnResult, args: argparse.Namespace, progress) -> TurnResult:
-    """Show the options sheet and commit the one the person picks (or none)."""
-    sheet_path = args.sheet or Path("options.png")
-    result.options.sheet.save(sheet_path)
+    """List the options (and write their sheet if --sheet asks) and commit the one the person
+    picks, or none."""
     labels = "\n".join(f"  {number}. {label}" for number, label in
                        enumerate(result.options.labels, start=1))
-    print(f"Options written to {sheet_path}:\n{labels}", file=sys.stderr)
+    if args.sheet:
+        save(result.options.sheet, args.sheet)
+        where = f"drawn on {args.sheet.resolve()}"
+    else:
+        where = "not drawn; add --sheet FILE.png to see them"
+    print(f"Options ({where}):\n{labels}", file=sys.stderr)
     choice = args.pick
     if choice is None and sys.stdin.isatty():
-        answer = input(f"Keep which option (1–{len(result.options.labels)}, Enter for none)? ")
+        # The question goes to stderr, like the list: stdout is for the result (--json).
+        print(f"Keep which option (1–{len(result.options.labels)}, Enter for none)? ",
+              end="", file=sys.stderr, flush=True)
+        answer = sys.stdin.readline()
         choice = int(answer) if answer.strip().isdigit() else None
     index = choice - 1 if choice is not None else None
     return choose_option(agent, result.options, index, on_event=progress)

@@ -200,7 +200,7 @@ def build_graph(agent: Agent):
                 "scales": [(cell.text_scale, cell.image_scale) for cell in results]}
 
     def pick(state: TurnState) -> TurnState:
-        choice = interrupt({"count": len(state["scales"])})
+        choice = interrupt({"count": len(state["scales"])})["choice"]
         scratch = agent.scratch.pop(_thread(state))
         if choice is None or not 0 <= choice < len(scratch["results"]):
             return {"reply": "Kept the image as it was; say 'show me options' to see them again."}
@@ -261,8 +261,11 @@ def run_turn(
 def choose_option(
     agent: Agent, pending: PendingOptions, choice: int | None, on_event: EventHandler | None = None
 ) -> TurnResult:
-    """Finish an options turn: commit option `choice` (0-based), or none when it is None."""
-    return _stream(agent, Resume(resume=choice), pending.thread_id, on_event)
+    """Finish an options turn: commit option `choice` (0-based), or none when it is None.
+
+    The choice travels wrapped in a dict: LangGraph reads `Resume(resume=None)` as "no value".
+    """
+    return _stream(agent, Resume(resume={"choice": choice}), pending.thread_id, on_event)
 
 
 def _stream(agent: Agent, graph_input: Any, thread_id: str, on_event: EventHandler | None):

@@ -194,14 +194,23 @@ def test_apply_reruns_the_instruction_with_the_sliders_as_a_sibling(store):
     assert not app.error and not app.exception
 
 
-def test_show_options_then_use_this_keeps_that_option(store):
+def options_waiting(store: SessionStore) -> tuple[SessionInfo, NodeInfo, AppTest]:
+    """A session with one edit, open in a tab where "Show options" was just clicked."""
     session = store.create_session(OWNER, scene_png(), "scene")
     edit = add_edit(store, session, session.root_id, "blue")
     app = open_app()
-
     app.button(key="show_options").click().run()
+    return session, edit, app
 
-    choices = [button for button in app.button if button.key.startswith("use_option_")]
+
+def option_buttons(app: AppTest) -> list:
+    return [button for button in app.button if button.key.startswith("use_option_")]
+
+
+def test_show_options_then_use_this_keeps_that_option(store):
+    session, edit, app = options_waiting(store)
+
+    choices = option_buttons(app)
     assert len(choices) == 9 and all(button.label == "Use this" for button in choices)
     assert any(image.captions[0].startswith("Options:") for image in app.image)
     assert head(store, session.id).id == edit.id  # nothing kept before a pick
@@ -213,8 +222,45 @@ def test_show_options_then_use_this_keeps_that_option(store):
     assert chosen.parent_id == session.root_id
     assert label == f"s_T {chosen.params.text_scale:g} · s_I {chosen.params.image_scale:g}"
     assert chosen.params.text_scale < 3.0 and chosen.params.image_scale > 1.5
-    assert not [button for button in app.button if button.key.startswith("use_option_")]
+    assert not option_buttons(app)
     assert transcript(app)[-1].startswith("Using option 3")
+
+
+def test_none_of_these_keeps_the_image_and_closes_the_options(store):
+    session, edit, app = options_waiting(store)
+    assert len(option_buttons(app)) == 9
+
+    app.button(key="dismiss_options").click().run()
+
+    assert head(store, session.id).id == edit.id
+    assert len(store.history(OWNER, session.id).nodes) == 2
+    assert not option_buttons(app)
+    assert transcript(app)[-1].startswith("Kept the image as it was")
+    assert not app.error and not app.exception
+
+
+def test_a_new_message_instead_of_a_pick_closes_the_options(store):
+    session, edit, app = options_waiting(store)
+
+    app.chat_input(key="chat").set_value("make the circle red").run()
+
+    new = head(store, session.id)
+    assert new.parent_id == edit.id and new.params.instruction == "make the circle red"
+    assert len(store.history(OWNER, session.id).nodes) == 3  # no option was kept
+    assert not option_buttons(app)
+    assert not app.error and not app.exception
+
+
+def test_a_closed_tab_with_options_waiting_keeps_the_image(store):
+    session, edit, closed = options_waiting(store)
+    del closed  # the tab is closed before a pick
+
+    app = open_app()  # the person comes back in a new tab
+
+    assert head(store, session.id).id == edit.id and not option_buttons(app)
+    app.chat_input(key="chat").set_value("make the circle red").run()
+    assert head(store, session.id).parent_id == edit.id
+    assert not app.error and not app.exception
 
 
 def test_history_shows_branches_and_reverts_to_any_step(store):

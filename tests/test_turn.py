@@ -178,3 +178,25 @@ def test_an_unusable_vlm_answer_falls_back_to_the_rules_and_says_why(
     assert f"The VLM's answer was not usable: {reason}" in result.reply
     node = agent.store.history("ann", session).nodes[-1]
     assert node.params.instruction == "make it snowy"  # what the rules made of it
+
+
+def test_every_way_out_of_an_options_turn(agent, session):
+    first, _ = say(agent, session, "make it snowy")
+
+    options, _ = say(agent, session, "show me options")
+    picked = choose_option(agent, options.options, 0)
+    assert picked.changed and head(agent, session) == picked.node_id
+
+    options, _ = say(agent, session, "show me options")
+    none = choose_option(agent, options.options, None)
+    assert not none.changed and head(agent, session) == picked.node_id
+    assert none.reply.startswith("Kept the image as it was")
+    assert agent.store.messages("ann", session)[-1].text == none.reply
+
+    options, _ = say(agent, session, "show me options")
+    instead, _ = say(agent, session, "make it darker")  # a new message instead of a pick
+    assert instead.changed and instead.command.instruction == "make it darker"
+    nodes = {node.id: node for node in agent.store.history("ann", session).nodes}
+    assert nodes[instead.node_id].parent_id == picked.node_id
+    assert len(nodes) == 4  # original, snowy, the picked option, darker: no other option
+    assert first.node_id in nodes
