@@ -48,22 +48,27 @@ class DriftLimit:
 
 DRIFT_LIMITS: dict[Scope, DriftLimit] = {"local": DriftLimit(max_mean_abs_diff=40.0, min_ssim=0.5)}
 RETRY_IMAGE_SCALE_STEP = 0.5  # added to s_I when a local edit drifted
+SSIM_WINDOW = 7  # pixels per side of the windows SSIM compares (scikit-image's default)
 
 
 def measure_drift(image: Image.Image, reference: Image.Image) -> Drift:
     """The drift of `image` from `reference`; when their sizes differ, the larger is resized to
-    the smaller's size first (editors return images at their working size)."""
+    the smaller's size first (editors return images at their working size). SSIM compares 7×7
+    windows, so an image thinner than that has each pixel repeated until a window fits."""
     if image.size != reference.size:
         if image.width * image.height > reference.width * reference.height:
             image = image.resize(reference.size, Image.Resampling.LANCZOS)
         else:
             reference = reference.resize(image.size, Image.Resampling.LANCZOS)
+    factor = -(-SSIM_WINDOW // min(image.size))  # ceiling division
+    if factor > 1:
+        size = (image.width * factor, image.height * factor)
+        image, reference = (picture.resize(size, Image.Resampling.NEAREST)
+                            for picture in (image, reference))
     pixels = np.asarray(image.convert("RGB"), dtype=np.float64)
     reference_pixels = np.asarray(reference.convert("RGB"), dtype=np.float64)
-    shortest_side = min(pixels.shape[:2])
-    window = min(7, shortest_side if shortest_side % 2 else shortest_side - 1)
     ssim = structural_similarity(
-        pixels, reference_pixels, win_size=window, data_range=255.0, channel_axis=2
+        pixels, reference_pixels, win_size=SSIM_WINDOW, data_range=255.0, channel_axis=2
     )
     return Drift(mean_abs_diff=float(np.abs(pixels - reference_pixels).mean()), ssim=float(ssim))
 

@@ -201,7 +201,9 @@ def test_long_side_goes_to_working_size_without_cropping(editor):
     assert resize_to(result.image, wide.size).size == wide.size
     assert working_size((1024, 768), 512, 8) == (512, 384)
     assert working_size((333, 1000), 512, 8) == (168, 512)
-    assert working_size((4000, 10), 512, 8) == (512, 8)
+    # A thin banner is stretched to a quarter of the long side, then resized back.
+    assert working_size((4000, 10), 512, 8) == (512, 128)
+    assert working_size((100, 4000), 32, 2) == (8, 32)
 
 
 def test_progress_callback_sees_every_step(editor, image):

@@ -200,3 +200,14 @@ def test_every_way_out_of_an_options_turn(agent, session):
     assert nodes[instead.node_id].parent_id == picked.node_id
     assert len(nodes) == 4  # original, snowy, the picked option, darker: no other option
     assert first.node_id in nodes
+
+
+@pytest.mark.parametrize("size", [(4000, 100), (100, 4000)], ids=["wide", "tall"])
+def test_the_thinnest_uploads_edit_and_keep_their_size(agent, size):
+    banner = SCENE.resize(size)
+    session = agent.store.create_session("ann", to_png_bytes(banner), "banner").id
+    for text in ("make it darker", "make the circle blue"):  # global, and local with its check
+        result, _ = say(agent, session, text)
+        assert result.changed
+        node = agent.store.history("ann", session).nodes[-1]
+        assert (node.width, node.height) == size
