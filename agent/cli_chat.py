@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
@@ -22,7 +23,9 @@ from editor.images import load_image
 from .cli_edit import save, warn
 from .cli_sessions import open_store
 from .setup import open_agent, open_interpreter
-from .turn import TurnResult, choose_option, run_turn
+
+if TYPE_CHECKING:
+    from .turn import TurnResult
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -60,6 +63,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_say(args: argparse.Namespace) -> int:
+    from .turn import run_turn  # LangGraph and the model libraries load only here
+
     store = open_store(args)
     store.get_session(args.owner, args.session)  # an unknown session fails before models load
     agent = open_agent(store, args.model, args.interpreter, owner=args.owner, steps=args.steps,
@@ -90,6 +95,8 @@ def run_interpret(args: argparse.Namespace) -> int:
 def _pick(agent, result: TurnResult, args: argparse.Namespace, progress) -> TurnResult:
     """List the options (and write their sheet if --sheet asks) and commit the one the person
     picks, or none."""
+    from .turn import choose_option
+
     labels = "\n".join(f"  {number}. {label}" for number, label in
                        enumerate(result.options.labels, start=1))
     if args.sheet:

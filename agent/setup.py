@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, TypeVar
 
 from editor import ModelDefaults, ModelNotFound, load_editor
 from editor.images import load_image, to_png_bytes
-from editor.models import model_defaults
 from memory import SessionStore
 
 from .interpret import Interpreter, load_interpreter
-from .turn import Agent
 
 if TYPE_CHECKING:
     from editor import Pix2PixEditor
+
+    from .turn import Agent
 
 Warn = Callable[[str], None]
 Loaded = TypeVar("Loaded")
@@ -35,6 +35,8 @@ def open_interpreter(spec: str, model: str, warn: Warn) -> Interpreter:
 
     Only the model's settings are read, not its weights.
     """
+    from editor.models import model_defaults  # huggingface_hub loads only here
+
     defaults: ModelDefaults = _or_demo(model_defaults, model, warn)
     return load_interpreter(spec, defaults)
 
@@ -71,6 +73,8 @@ def open_agent(
     seed: int | None = None,
 ) -> Agent:
     """An `Agent` over `store`, editing with `model`, interpreting with `interpreter`."""
+    from .turn import Agent  # LangGraph loads only when a turn is about to run
+
     editor = open_editor(model, warn)
     return Agent(
         store=store,

@@ -1,7 +1,7 @@
 """Image editors behind one `Editor` protocol; `load_editor` is the usual way in.
 
-torch and diffusers load only when an editor is first needed, so commands that merely read
-images or sessions start quickly.
+torch, diffusers and huggingface_hub load only when an editor or a model's settings are
+first needed, so commands that merely read images or sessions start quickly.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 from .base import DEFAULT_SCHEDULER, SCHEDULERS, Editor, EditRequest, EditResult, ModelDefaults
 from .errors import Cancelled, EditorError, ModelNotFound
 from .grid import GridResult
-from .models import KNOWN_MODELS
 from .resolution import resize_to, working_size
 
 if TYPE_CHECKING:
+    from .models import KNOWN_MODELS
     from .pix2pix import Pix2PixEditor
 
 __all__ = [
@@ -52,4 +52,8 @@ def __getattr__(name: str):
         from .pix2pix import Pix2PixEditor
 
         return Pix2PixEditor
+    if name == "KNOWN_MODELS":
+        from .models import KNOWN_MODELS
+
+        return KNOWN_MODELS
     raise AttributeError(f"module 'editor' has no attribute {name!r}")
