@@ -17,7 +17,6 @@ import pytest
 import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
-from tiny_models import build_tiny_pix2pix
 
 from editor.demo.world import SIZE, Scene, Shape, render_image
 from editor.images import to_png_bytes
@@ -35,19 +34,12 @@ def scene_png(circle: str = "red") -> bytes:
     return to_png_bytes(render_image(Scene("white", shapes)))
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_pix2pix(tmp_path_factory.mktemp("tiny"))
-
-
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_model: Path):
     """The store the app opens: an empty data folder of its own, the tiny model."""
     monkeypatch.setenv("PIXCHAT_MODEL", str(tiny_model))
     monkeypatch.setenv("PIXCHAT_DATA", str(tmp_path))
     monkeypatch.setenv("PIXCHAT_OWNER", OWNER)
-    monkeypatch.delenv("PIXCHAT_DB", raising=False)
-    monkeypatch.delenv("PIXCHAT_INTERPRETER", raising=False)
     store = SessionStore(None, tmp_path)
     yield store
     store.close()

@@ -5,14 +5,13 @@ import json
 
 import pytest
 from PIL import Image
-from tiny_models import build_tiny_pix2pix
 
 from agent.cli import main
 
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    return str(build_tiny_pix2pix(tmp_path_factory.mktemp("model")))
+@pytest.fixture
+def model(tiny_model):
+    return str(tiny_model)
 
 
 @pytest.fixture

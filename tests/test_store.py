@@ -518,10 +518,7 @@ def test_opening_creates_or_upgrades_the_schema_to_the_newest_migration(
     reopened.close()
 
 
-def test_sqlite_in_the_data_folder_is_the_default_and_runs_in_wal_mode(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("PIXCHAT_DB", raising=False)
+def test_sqlite_in_the_data_folder_is_the_default_and_runs_in_wal_mode(tmp_path: Path) -> None:
     store = SessionStore(None, tmp_path)
     store.create_session(OWNER, ORIGINAL)
     with create_engine(store.url).connect() as connection:
