@@ -2,6 +2,8 @@
 
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -25,12 +27,6 @@ from editor import (
 from editor.grid import default_grid_scales, scale_label
 
 INSTRUCTION = "make the sky red"
-
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    return build_tiny_pix2pix(tmp_path_factory.mktemp("tiny"))
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +135,14 @@ def test_same_seed_same_pixels_and_a_random_seed_is_returned(editor, image):
     unseeded = editor.edit(EditRequest(image, INSTRUCTION))
     replay = editor.edit(EditRequest(image, INSTRUCTION, seed=unseeded.seed))
     assert np.array_equal(pixels(unseeded.image), pixels(replay.image))
+
+
+def test_loading_a_model_prints_no_warning_a_person_cannot_act_on(tiny_model):
+    # In a fresh process: diffusers warns once per process, and logs past pytest's capture.
+    load = f"from editor import load_editor; load_editor({str(tiny_model)!r}, device='cpu')"
+    run = subprocess.run([sys.executable, "-c", load], capture_output=True, text=True,
+                         check=True)
+    assert "low_cpu_mem_usage" not in run.stderr and "accelerate" not in run.stderr
 
 
 def test_result_records_how_to_reproduce_it(editor, tiny_model, image):
