@@ -53,6 +53,7 @@ from .records import (
 
 DEFAULT_LOCK_TIMEOUT = 10.0
 MAX_TITLE_LENGTH = 200
+IMPORTED = " (imported)"  # added to an imported session's title
 MAX_ARCHIVE_IMAGE_BYTES = 512 * 1024 * 1024
 
 
@@ -327,7 +328,8 @@ class SessionStore:
         self, db: Session, owner: str, archive: Archive, images: dict[str, bytes]
     ) -> SessionInfo:
         old = archive.history
-        session = SessionRow(id=new_session_id(), owner=owner, title=old.session.title,
+        session = SessionRow(id=new_session_id(), owner=owner,
+                             title=imported_title(old.session.title),
                              created_at=old.session.created_at)
         db.add(session)
         db.flush()
@@ -348,6 +350,13 @@ class SessionStore:
                               node_id=node_id, created_at=message.created_at))
         db.flush()
         return _session_info(session, len(old.nodes))
+
+
+def imported_title(title: str) -> str:
+    """An imported session's title: its source's, marked (once), so the two are told apart."""
+    if title.endswith(IMPORTED):
+        return title
+    return title[:MAX_TITLE_LENGTH - len(IMPORTED)] + IMPORTED
 
 
 def _open_blob_store(kind: str, data_dir: Path) -> BlobStore:

@@ -255,19 +255,22 @@ def test_a_closed_tab_with_options_waiting_keeps_the_image(store):
     assert not app.error and not app.exception
 
 
-def test_history_shows_branches_and_reverts_to_any_step(store):
+def test_history_shows_the_tree_and_reverts_to_any_step(store):
     session = store.create_session(OWNER, scene_png(), "scene")
     first = add_edit(store, session, session.root_id, "blue")
     second = add_edit(store, session, session.root_id, "yellow")  # a branch from the original
+    third = add_edit(store, session, second.id, "red")  # a child of the branch
     app = open_app()
-    branches = [text.value for text in app.markdown if "↳" in text.value]
-    assert len(branches) == 2  # both edits hang off the original
+    rows = [text.value.replace("\u00a0", " ") for text in app.markdown if "** · " in text.value]
+    # Siblings hang off the original under ├─ and └─; the child stays in its parent's column.
+    assert [row.split("**")[0] for row in rows] == ["", "`├─ `", "`└─ `", "`   `"]
+    assert [row.split("**")[1] for row in rows] == ["0", "1", "2", "3"]
     with pytest.raises(KeyError):
-        app.button(key="revert_2")  # the current step has no "Go here"
+        app.button(key="revert_3")  # the current step has no "Go here"
 
     app.button(key="revert_1").click().run()
 
-    assert head(store, session.id).id == first.id != second.id
+    assert head(store, session.id).id == first.id not in (second.id, third.id)
     assert shown(app)[1].startswith("Step 1: 'make the circle blue'")
     assert transcript(app)[-1] == "Going back to step 1."
 

@@ -390,7 +390,7 @@ def test_export_then_import_gives_an_equal_session(store: SessionStore, tmp_path
     imported = store.import_session("bob", archive)
 
     after = store.history("bob", imported.id)
-    assert imported.id != session.id and imported.title == "Street"
+    assert imported.id != session.id and imported.title == "Street (imported)"
     assert after.session.owner == "bob"
 
     def shape(history):
@@ -405,6 +405,14 @@ def test_export_then_import_gives_an_equal_session(store: SessionStore, tmp_path
         ("user", "make it winter"), ("assistant", "Done.")]
     assert store.node_image("bob", imported.id) == WINTER
     assert store.undo("bob", imported.id).node.image_sha256 == sha256_hex(WINTER)
+
+
+def test_an_imported_title_is_marked_once_and_fits(store: SessionStore, tmp_path) -> None:
+    source = store.create_session(OWNER, ORIGINAL, title="x" * 200)
+    copy = store.import_session(OWNER, store.export_session(OWNER, source.id, tmp_path / "a.zip"))
+    assert copy.title == "x" * 189 + " (imported)"
+    again = store.import_session(OWNER, store.export_session(OWNER, copy.id, tmp_path / "b.zip"))
+    assert again.title == copy.title
 
 
 def test_import_refuses_damaged_archives_and_stores_nothing(store: SessionStore, tmp_path) -> None:
