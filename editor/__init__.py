@@ -12,6 +12,7 @@ from .base import DEFAULT_SCHEDULER, SCHEDULERS, Editor, EditRequest, EditResult
 from .errors import Cancelled, EditorError, ModelNotFound
 from .grid import GridResult
 from .resolution import resize_to, working_size
+from .threads import use_threads_per_edit
 
 if TYPE_CHECKING:
     from .models import KNOWN_MODELS
@@ -40,9 +41,11 @@ def load_editor(name: str = "demo", device=None, dtype=None) -> Pix2PixEditor:
     """The editor for a model name (`ip2p`, `magicbrush`, `demo`), local folder or hub id.
 
     `device` and `dtype` (torch's, or their names) default to CUDA float16 when present,
-    else CPU float32.
+    else CPU float32. On the CPU, torch gets `threads.threads_per_edit()` threads.
     """
     from .pix2pix import Pix2PixEditor
+
+    use_threads_per_edit()
 
     return Pix2PixEditor.from_pretrained(name, device=device, dtype=dtype)
 
