@@ -22,6 +22,7 @@ it to its negative takes SSIM below 0.4. Both limits are data: change `DRIFT_LIM
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from PIL import Image
@@ -67,9 +68,9 @@ def measure_drift(image: Image.Image, reference: Image.Image) -> Drift:
                             for picture in (image, reference))
     pixels = np.asarray(image.convert("RGB"), dtype=np.float64)
     reference_pixels = np.asarray(reference.convert("RGB"), dtype=np.float64)
-    ssim = structural_similarity(
+    ssim = cast(float, structural_similarity(  # a float unless asked for more with full=
         pixels, reference_pixels, win_size=SSIM_WINDOW, data_range=255.0, channel_axis=2
-    )
+    ))
     return Drift(mean_abs_diff=float(np.abs(pixels - reference_pixels).mean()), ssim=float(ssim))
 
 

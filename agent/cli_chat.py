@@ -25,7 +25,7 @@ from .cli_sessions import open_store
 from .setup import open_agent, open_interpreter
 
 if TYPE_CHECKING:
-    from .turn import TurnResult
+    from .turn import PendingOptions, TurnResult
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -72,7 +72,7 @@ def run_say(args: argparse.Namespace) -> int:
     with ProgressBar() as progress:
         result = run_turn(agent, args.session, args.text, on_event=progress)
     if result.options:
-        result = _pick(agent, result, args, progress)
+        result = _pick(agent, result.options, args, progress)
     if args.json:
         print(json.dumps(_as_json(result), indent=2))
     else:
@@ -92,15 +92,15 @@ def run_interpret(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pick(agent, result: TurnResult, args: argparse.Namespace, progress) -> TurnResult:
+def _pick(agent, options: PendingOptions, args: argparse.Namespace, progress) -> TurnResult:
     """List the options (and write their sheet if --sheet asks) and commit the one the person
     picks, or none."""
     from .turn import choose_option
 
     labels = "\n".join(f"  {number}. {label}" for number, label in
-                       enumerate(result.options.labels, start=1))
+                       enumerate(options.labels, start=1))
     if args.sheet:
-        save(result.options.sheet, args.sheet)
+        save(options.sheet, args.sheet)
         where = f"drawn on {args.sheet.resolve()}"
     else:
         where = "not drawn; add --sheet FILE.png to see them"
@@ -108,12 +108,12 @@ def _pick(agent, result: TurnResult, args: argparse.Namespace, progress) -> Turn
     choice = args.pick
     if choice is None and sys.stdin.isatty():
         # The question goes to stderr, like the list: stdout is for the result (--json).
-        print(f"Keep which option (1–{len(result.options.labels)}, Enter for none)? ",
+        print(f"Keep which option (1–{len(options.labels)}, Enter for none)? ",
               end="", file=sys.stderr, flush=True)
         answer = sys.stdin.readline()
         choice = int(answer) if answer.strip().isdigit() else None
     index = choice - 1 if choice is not None else None
-    return choose_option(agent, result.options, index, on_event=progress)
+    return choose_option(agent, options, index, on_event=progress)
 
 
 def _as_json(result: TurnResult) -> dict:

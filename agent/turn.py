@@ -18,8 +18,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.config import get_config, get_stream_writer
 from langgraph.graph import END, START, StateGraph
@@ -87,7 +88,7 @@ class TurnState(TypedDict, total=False):
     node_id: int  # where the head is at the end of the turn
     root_id: int  # the session's original image
     changed: bool
-    seed: int
+    seed: int | None  # None until the editor draws one
     scales: list[tuple[float, float]]  # (s_T, s_I) of each image in scratch, in order
     choice: int | None
     metrics: dict[str, Any]
@@ -269,17 +270,17 @@ def choose_option(
 
 
 def _stream(agent: Agent, graph_input: Any, thread_id: str, on_event: EventHandler | None):
-    config = {"configurable": {"thread_id": thread_id}}
+    config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
     try:
         for mode, chunk in agent.graph.stream(graph_input, config, stream_mode=["custom",
                                                                                  "values"]):
             if mode == "custom" and on_event:
-                on_event(chunk)
+                on_event(cast(dict[str, Any], chunk))
     except BaseException:
         agent.scratch.pop(thread_id, None)
         raise
     snapshot = agent.graph.get_state(config)
-    state: TurnState = snapshot.values
+    state = cast(TurnState, snapshot.values)
     command = Command.model_validate(state["command"])
     if snapshot.next:  # waiting in `pick`
         scratch = agent.scratch[thread_id]

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from PIL import Image
 from pydantic import ValidationError
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import Row, delete, func, select, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -400,7 +400,7 @@ def _step(db: Session, node: NodeRow) -> int:
     """The node's step number, as `History.node_at_step` counts: 0 is the original."""
     earlier = select(func.count()).where(NodeRow.session_id == node.session_id,
                                          NodeRow.id < node.id)
-    return db.scalar(earlier)
+    return db.scalar(earlier) or 0
 
 
 def _stay(node: NodeRow, message: str) -> NavigationResult:
@@ -447,8 +447,8 @@ def _history(db: Session, session: SessionRow) -> History:
     nodes = [_node_info(row) for row in rows]
     parent_of = {node.id: node.parent_id for node in nodes}
     head_path = [session.head_id]
-    while parent_of[head_path[-1]] is not None:
-        head_path.append(parent_of[head_path[-1]])
+    while (parent_id := parent_of[head_path[-1]]) is not None:
+        head_path.append(parent_id)
     return History(session=_session_info(session, len(nodes)), nodes=nodes,
                    head_path=head_path[::-1])
 
@@ -473,7 +473,7 @@ def _session_info(session: SessionRow, node_count: int) -> SessionInfo:
     )
 
 
-def _node_info(node: NodeRow) -> NodeInfo:
+def _node_info(node: NodeRow | Row) -> NodeInfo:
     return NodeInfo(
         id=node.id, parent_id=node.parent_id, redo_child_id=node.redo_child_id,
         image_sha256=node.image_sha256, width=node.width, height=node.height,

@@ -4,11 +4,12 @@ The editor is the embedded demo model, on a scene of its own world.
 """
 
 import pytest
+from PIL import Image
 
 from agent.command import Command
 from agent.interpret import load_interpreter
 from agent.turn import Agent, choose_option, run_turn
-from editor import load_editor
+from editor import EditResult, load_editor
 from editor.demo import world
 from editor.images import to_png_bytes
 from memory import SessionStore
@@ -211,3 +212,45 @@ def test_the_thinnest_uploads_edit_and_keep_their_size(agent, size):
         assert result.changed
         node = agent.store.history("ann", session).nodes[-1]
         assert (node.width, node.height) == size
+
+
+class DriftingEditor:
+    """An editor whose edit paints the negative (a drift) below s_I `steady`, and changes one
+    pixel from it on up; it records the s_I of every call."""
+
+    def __init__(self, defaults, steady: float):
+        self.defaults, self.model_id, self.device = defaults, "drifting", "cpu"
+        self.steady, self.image_scales = steady, []
+
+    def edit(self, request):
+        self.image_scales.append(request.image_scale)
+        image = request.image.copy()
+        if request.image_scale < self.steady:
+            image = Image.eval(image, lambda value: 255 - value)
+        else:
+            image.putpixel((0, 0), (0, 0, 0))
+        return EditResult(image, self.model_id, None, "euler_ancestral", 1, request.seed or 0,
+                          request.text_scale, request.image_scale, *image.size, "cpu", "float32")
+
+
+@pytest.mark.parametrize("steady, kept, words", [
+    (2.5, 2.5, "It drifted too far at first, so I raised s_I to 2.5."),
+    (9.0, 2.0, "It drifted; a retry with s_I 2.5 was no better, so I kept it."),
+], ids=["retry-holds", "retry-drifts-too"])
+def test_a_drifted_local_edit_is_retried_once_with_a_higher_image_scale(
+    agent, session, steady, kept, words
+):
+    agent.editor = drifting = DriftingEditor(agent.editor.defaults, steady)
+
+    result, _ = say(agent, session, "make the circle blue")  # local: s_I 2 on the demo scales
+
+    assert drifting.image_scales == [2.0, 2.5]
+    assert result.changed and result.metrics["retried"] and words in result.reply
+    node = agent.store.history("ann", session).nodes[-1]
+    assert node.params.image_scale == kept
+
+
+def test_a_global_edit_is_never_retried(agent, session):
+    agent.editor = drifting = DriftingEditor(agent.editor.defaults, steady=9.0)
+    result, _ = say(agent, session, "make it winter")
+    assert len(drifting.image_scales) == 1 and not result.metrics["retried"]
