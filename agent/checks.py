@@ -30,6 +30,7 @@ it to its negative takes SSIM below 0.4. Both limits are data: change `DRIFT_LIM
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import cast
 
 import numpy as np
 from PIL import Image
@@ -64,30 +65,36 @@ DRIFT_LIMITS: dict[Scope, DriftLimit] = {
 }
 RETRY_IMAGE_SCALE_STEP = 0.5  # added to s_I when a local edit drifted
 MIN_ACTED = 1.0  # mean abs. difference (0–255) inside the mask below which an edit did nothing
+SSIM_WINDOW = 7  # pixels per side of the windows SSIM compares (scikit-image's default)
 
 
 def measure_drift(
     image: Image.Image, reference: Image.Image, mask: Image.Image | None = None
 ) -> Drift:
     """The drift of `image` from `reference`; when their sizes differ, the larger is resized to
-    the smaller's size first. `mask` ("L", the image's size) is where the edit might change."""
+    the smaller's size first. `mask` ("L", the image's size) is where the edit might change.
+    SSIM compares 7×7 windows, so an image thinner than that has each pixel repeated until a
+    window fits."""
     if image.size != reference.size:
         if image.width * image.height > reference.width * reference.height:
             image = image.resize(reference.size, Image.Resampling.LANCZOS)
         else:
             reference = reference.resize(image.size, Image.Resampling.LANCZOS)
+    factor = -(-SSIM_WINDOW // min(image.size))  # ceiling division
+    if factor > 1:
+        size = (image.width * factor, image.height * factor)
+        image, reference = (picture.resize(size, Image.Resampling.NEAREST)
+                            for picture in (image, reference))
     pixels = np.asarray(image.convert("RGB"), dtype=np.float64)
     reference_pixels = np.asarray(reference.convert("RGB"), dtype=np.float64)
-    shortest_side = min(pixels.shape[:2])
-    window = min(7, shortest_side if shortest_side % 2 else shortest_side - 1)
-    ssim = structural_similarity(
-        pixels, reference_pixels, win_size=window, data_range=255.0, channel_axis=2
-    )
+    ssim = cast(float, structural_similarity(  # a float unless asked for more with full=
+        pixels, reference_pixels, win_size=SSIM_WINDOW, data_range=255.0, channel_axis=2
+    ))
     difference = np.abs(pixels - reference_pixels).mean(axis=2)
     drift = Drift(mean_abs_diff=float(difference.mean()), ssim=float(ssim))
     if mask is None:
         return drift
-    inside = np.asarray(mask.resize(image.size), dtype=np.uint8) > 0
+    inside = np.asarray(mask.resize(image.size, Image.Resampling.NEAREST)) > 0
     return replace(
         drift,
         mask_area=float(inside.mean()),

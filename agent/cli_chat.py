@@ -14,15 +14,18 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
 from editor.images import load_image
 
-from .cli_edit import warn
+from .cli_edit import save, warn
 from .cli_sessions import open_store
 from .setup import open_agent, open_interpreter, read_region
-from .turn import TurnResult, choose_option, run_turn
+
+if TYPE_CHECKING:
+    from .turn import PendingOptions, TurnResult
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     say.add_argument("--pick", type=int, metavar="N",
                      help="for options: keep option N (1-based) without asking")
     say.add_argument("--sheet", type=Path, metavar="FILE",
-                     help="for options: where to write the contact sheet (default: options.png)")
+                     help="for options: write the contact sheet to FILE (default: none is written)")
     say.add_argument("--mask", type=Path, metavar="PNG",
                      help="confine the edit to where this mask is white (the image's shape)")
     say.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -62,6 +65,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_say(args: argparse.Namespace) -> int:
+    from .turn import run_turn  # LangGraph and the model libraries load only here
+
     store = open_store(args)
     store.get_session(args.owner, args.session)  # an unknown session fails before models load
     region = None
@@ -73,7 +78,7 @@ def run_say(args: argparse.Namespace) -> int:
     with ProgressBar() as progress:
         result = run_turn(agent, args.session, args.text, on_event=progress, region=region)
     if result.options:
-        result = _pick(agent, result, args, progress)
+        result = _pick(agent, result.options, args, progress)
     if args.json:
         print(json.dumps(_as_json(result), indent=2))
     else:
@@ -93,19 +98,28 @@ def run_interpret(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pick(agent, result: TurnResult, args: argparse.Namespace, progress) -> TurnResult:
-    """Show the options sheet and commit the one the person picks (or none)."""
-    sheet_path = args.sheet or Path("options.png")
-    result.options.sheet.save(sheet_path)
+def _pick(agent, options: PendingOptions, args: argparse.Namespace, progress) -> TurnResult:
+    """List the options (and write their sheet if --sheet asks) and commit the one the person
+    picks, or none."""
+    from .turn import choose_option
+
     labels = "\n".join(f"  {number}. {label}" for number, label in
-                       enumerate(result.options.labels, start=1))
-    print(f"Options written to {sheet_path}:\n{labels}", file=sys.stderr)
+                       enumerate(options.labels, start=1))
+    if args.sheet:
+        save(options.sheet, args.sheet)
+        where = f"drawn on {args.sheet.resolve()}"
+    else:
+        where = "not drawn; add --sheet FILE.png to see them"
+    print(f"Options ({where}):\n{labels}", file=sys.stderr)
     choice = args.pick
     if choice is None and sys.stdin.isatty():
-        answer = input(f"Keep which option (1–{len(result.options.labels)}, Enter for none)? ")
+        # The question goes to stderr, like the list: stdout is for the result (--json).
+        print(f"Keep which option (1–{len(options.labels)}, Enter for none)? ",
+              end="", file=sys.stderr, flush=True)
+        answer = sys.stdin.readline()
         choice = int(answer) if answer.strip().isdigit() else None
     index = choice - 1 if choice is not None else None
-    return choose_option(agent, result.options, index, on_event=progress)
+    return choose_option(agent, options, index, on_event=progress)
 
 
 def _as_json(result: TurnResult) -> dict:

@@ -16,8 +16,11 @@ ACTIONS_WITH_INSTRUCTION = ("edit", "refine", "again", "options")
 class ScaleDefaults(Protocol):
     """An editor model's recommended scales (`editor.ModelDefaults` is one)."""
 
-    text_scale: float
-    image_scale: float
+    @property
+    def text_scale(self) -> float: ...
+
+    @property
+    def image_scale(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ class Command(BaseModel):
         if value is None:
             return None
         context = info.context or {}
-        low, high = getattr(context.get("limits", DEFAULT_LIMITS), info.field_name)
+        low, high = getattr(context.get("limits", DEFAULT_LIMITS), str(info.field_name))
         if context.get("reject_out_of_range") and not low <= value <= high:
             raise ValueError(f"{value:g} is outside the safe range {low:g}–{high:g}")
         return min(max(value, low), high)

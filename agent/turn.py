@@ -20,8 +20,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.config import get_config, get_stream_writer
 from langgraph.graph import END, START, StateGraph
@@ -99,7 +100,7 @@ class TurnState(TypedDict, total=False):
     node_id: int  # where the head is at the end of the turn
     root_id: int  # the session's original image
     changed: bool
-    seed: int
+    seed: int | None  # None until the editor draws one
     scales: list[tuple[float, float]]  # (s_T, s_I) of each image in scratch, in order
     choice: int | None
     metrics: dict[str, Any]
@@ -210,7 +211,7 @@ def build_graph(agent: Agent):
                 "scales": [(cell.text_scale, cell.image_scale) for cell in results]}
 
     def pick(state: TurnState) -> TurnState:
-        choice = interrupt({"count": len(state["scales"])})
+        choice = interrupt({"count": len(state["scales"])})["choice"]
         scratch = agent.scratch.pop(_thread(state))
         if choice is None or not 0 <= choice < len(scratch["results"]):
             return {"reply": "Kept the image as it was; say 'show me options' to see them again."}
@@ -275,24 +276,27 @@ def run_turn(
 def choose_option(
     agent: Agent, pending: PendingOptions, choice: int | None, on_event: EventHandler | None = None
 ) -> TurnResult:
-    """Finish an options turn: commit option `choice` (0-based), or none when it is None."""
-    return _stream(agent, Resume(resume=choice), pending.thread_id, on_event)
+    """Finish an options turn: commit option `choice` (0-based), or none when it is None.
+
+    The choice travels wrapped in a dict: LangGraph reads `Resume(resume=None)` as "no value".
+    """
+    return _stream(agent, Resume(resume={"choice": choice}), pending.thread_id, on_event)
 
 
 def _stream(agent: Agent, graph_input: Any, thread_id: str, on_event: EventHandler | None):
-    config = {"configurable": {"thread_id": thread_id}}
+    config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
     try:
         for mode, chunk in agent.graph.stream(graph_input, config, stream_mode=["custom",
                                                                                  "values"]):
             if mode == "custom" and on_event:
-                on_event(chunk)
+                on_event(cast(dict[str, Any], chunk))
     except BaseException:
         agent.scratch.pop(thread_id, None)
         raise
     snapshot = agent.graph.get_state(config)
     if not snapshot.next:  # the turn is over (a navigation, a reply): its scratch too
         agent.scratch.pop(thread_id, None)
-    state: TurnState = snapshot.values
+    state = cast(TurnState, snapshot.values)
     command = Command.model_validate(state["command"])
     if snapshot.next:  # waiting in `pick`
         scratch = agent.scratch[thread_id]

@@ -171,7 +171,8 @@ class VLMInterpreter:
                 f"No image-text-to-text model could be loaded from '{name_or_path}'; give the "
                 "hub id or local folder of a transformers vision-language checkpoint."
             ) from error
-        return cls(model.to(device).eval(), processor, defaults, limits)
+        model = model.to(device)  # pyright: ignore[reportArgumentType] (transformers' overloads)
+        return cls(model.eval(), processor, defaults, limits)
 
     def interpret(
         self, text: str, image: Image.Image | None = None, history: Sequence[Turn] = ()

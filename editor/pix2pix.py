@@ -15,12 +15,17 @@ as one batch: that is how the options grid shares one text encoding, one image e
 every UNet call.
 """
 
+# pyright: reportAttributeAccessIssue=false, reportArgumentType=false, reportReturnType=false
+# (diffusers' annotations do not match it at run time: `config.in_channels` works, `.to()`
+# returns the module, `encode(...).latent_dist` exists.)
+
 from __future__ import annotations
 
 import copy
 import secrets
 from collections.abc import Sequence
 from time import perf_counter
+from typing import Any
 
 import numpy as np
 import torch
@@ -122,7 +127,7 @@ class Pix2PixEditor:
         """Load a model by short name (see `editor.models`), local folder or hub id."""
         source = locate_model(name_or_path)
         device, dtype = choose_device(device, dtype)
-        where = {"revision": source.revision}
+        where: dict[str, Any] = {"revision": source.revision}
         try:
             unet = UNet2DConditionModel.from_pretrained(
                 source.path, subfolder="unet", torch_dtype=dtype, **where

@@ -64,8 +64,9 @@ class SessionRow(Base):
     title: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
-    root_id: Mapped[int | None] = mapped_column(ForeignKey("nodes.id", use_alter=True))
-    head_id: Mapped[int | None] = mapped_column(ForeignKey("nodes.id", use_alter=True))
+    # NULL only inside `create_session`, between adding the session and its first node.
+    root_id: Mapped[int] = mapped_column(ForeignKey("nodes.id", use_alter=True), nullable=True)
+    head_id: Mapped[int] = mapped_column(ForeignKey("nodes.id", use_alter=True), nullable=True)
     # Bumped by every UPDATE; an update from a stale copy fails instead of overwriting.
     version: Mapped[int] = mapped_column()
 

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from PIL import Image
 from pydantic import ValidationError
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import Row, delete, func, select, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -53,6 +53,7 @@ from .records import (
 
 DEFAULT_LOCK_TIMEOUT = 10.0
 MAX_TITLE_LENGTH = 200
+IMPORTED = " (imported)"  # added to an imported session's title
 MAX_ARCHIVE_IMAGE_BYTES = 512 * 1024 * 1024
 
 
@@ -342,7 +343,8 @@ class SessionStore:
         self, db: Session, owner: str, archive: Archive, images: dict[str, bytes]
     ) -> SessionInfo:
         old = archive.history
-        session = SessionRow(id=new_session_id(), owner=owner, title=old.session.title,
+        session = SessionRow(id=new_session_id(), owner=owner,
+                             title=imported_title(old.session.title),
                              created_at=old.session.created_at)
         db.add(session)
         db.flush()
@@ -363,6 +365,13 @@ class SessionStore:
                               node_id=node_id, created_at=message.created_at))
         db.flush()
         return _session_info(session, len(old.nodes))
+
+
+def imported_title(title: str) -> str:
+    """An imported session's title: its source's, marked (once), so the two are told apart."""
+    if title.endswith(IMPORTED):
+        return title
+    return title[:MAX_TITLE_LENGTH - len(IMPORTED)] + IMPORTED
 
 
 def _open_blob_store(kind: str, data_dir: Path) -> BlobStore:
@@ -412,7 +421,7 @@ def _step(db: Session, node: NodeRow) -> int:
     """The node's step number, as `History.node_at_step` counts: 0 is the original."""
     earlier = select(func.count()).where(NodeRow.session_id == node.session_id,
                                          NodeRow.id < node.id)
-    return db.scalar(earlier)
+    return db.scalar(earlier) or 0
 
 
 def _stay(node: NodeRow, message: str) -> NavigationResult:
@@ -459,8 +468,8 @@ def _history(db: Session, session: SessionRow) -> History:
     nodes = [_node_info(row) for row in rows]
     parent_of = {node.id: node.parent_id for node in nodes}
     head_path = [session.head_id]
-    while parent_of[head_path[-1]] is not None:
-        head_path.append(parent_of[head_path[-1]])
+    while (parent_id := parent_of[head_path[-1]]) is not None:
+        head_path.append(parent_id)
     return History(session=_session_info(session, len(nodes)), nodes=nodes,
                    head_path=head_path[::-1])
 
@@ -485,7 +494,7 @@ def _session_info(session: SessionRow, node_count: int) -> SessionInfo:
     )
 
 
-def _node_info(node: NodeRow) -> NodeInfo:
+def _node_info(node: NodeRow | Row) -> NodeInfo:
     return NodeInfo(
         id=node.id, parent_id=node.parent_id, redo_child_id=node.redo_child_id,
         image_sha256=node.image_sha256, width=node.width, height=node.height,

@@ -17,7 +17,6 @@ import pytest
 import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
-from tiny_models import build_tiny_pix2pix
 
 from editor.demo.world import SIZE, Scene, Shape, render_image
 from editor.images import to_png_bytes
@@ -46,19 +45,12 @@ def mask_png(box: tuple[int, int, int, int], size: tuple[int, int] = (SIZE, SIZE
 CIRCLE_MASK = mask_png((5, 5, 20, 20))  # around the circle of `scene_png`
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_pix2pix(tmp_path_factory.mktemp("tiny"))
-
-
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_model: Path):
     """The store the app opens: an empty data folder of its own, the tiny model."""
     monkeypatch.setenv("PIXCHAT_MODEL", str(tiny_model))
     monkeypatch.setenv("PIXCHAT_DATA", str(tmp_path))
     monkeypatch.setenv("PIXCHAT_OWNER", OWNER)
-    monkeypatch.delenv("PIXCHAT_DB", raising=False)
-    monkeypatch.delenv("PIXCHAT_INTERPRETER", raising=False)
     store = SessionStore(None, tmp_path)
     yield store
     store.close()
@@ -205,14 +197,23 @@ def test_apply_reruns_the_instruction_with_the_sliders_as_a_sibling(store):
     assert not app.error and not app.exception
 
 
-def test_show_options_then_use_this_keeps_that_option(store):
+def options_waiting(store: SessionStore) -> tuple[SessionInfo, NodeInfo, AppTest]:
+    """A session with one edit, open in a tab where "Show options" was just clicked."""
     session = store.create_session(OWNER, scene_png(), "scene")
     edit = add_edit(store, session, session.root_id, "blue")
     app = open_app()
-
     app.button(key="show_options").click().run()
+    return session, edit, app
 
-    choices = [button for button in app.button if button.key.startswith("use_option_")]
+
+def option_buttons(app: AppTest) -> list:
+    return [button for button in app.button if button.key.startswith("use_option_")]
+
+
+def test_show_options_then_use_this_keeps_that_option(store):
+    session, edit, app = options_waiting(store)
+
+    choices = option_buttons(app)
     assert len(choices) == 9 and all(button.label == "Use this" for button in choices)
     assert any(image.captions[0].startswith("Options:") for image in app.image)
     assert head(store, session.id).id == edit.id  # nothing kept before a pick
@@ -224,7 +225,7 @@ def test_show_options_then_use_this_keeps_that_option(store):
     assert chosen.parent_id == session.root_id
     assert label == f"s_T {chosen.params.text_scale:g} · s_I {chosen.params.image_scale:g}"
     assert chosen.params.text_scale < 3.0 and chosen.params.image_scale > 1.5
-    assert not [button for button in app.button if button.key.startswith("use_option_")]
+    assert not option_buttons(app)
     assert transcript(app)[-1].startswith("Using option 3")
 
 
@@ -328,19 +329,59 @@ def test_a_region_given_with_a_global_restyle_is_one_error_and_nothing_is_stored
     assert len(store.history(OWNER, session.id).nodes) == 1 and not app.exception
 
 
-def test_history_shows_branches_and_reverts_to_any_step(store):
+def test_none_of_these_keeps_the_image_and_closes_the_options(store):
+    session, edit, app = options_waiting(store)
+    assert len(option_buttons(app)) == 9
+
+    app.button(key="dismiss_options").click().run()
+
+    assert head(store, session.id).id == edit.id
+    assert len(store.history(OWNER, session.id).nodes) == 2
+    assert not option_buttons(app)
+    assert transcript(app)[-1].startswith("Kept the image as it was")
+    assert not app.error and not app.exception
+
+
+def test_a_new_message_instead_of_a_pick_closes_the_options(store):
+    session, edit, app = options_waiting(store)
+
+    app.chat_input(key="chat").set_value("make the circle red").run()
+
+    new = head(store, session.id)
+    assert new.parent_id == edit.id and new.params.instruction == "make the circle red"
+    assert len(store.history(OWNER, session.id).nodes) == 3  # no option was kept
+    assert not option_buttons(app)
+    assert not app.error and not app.exception
+
+
+def test_a_closed_tab_with_options_waiting_keeps_the_image(store):
+    session, edit, closed = options_waiting(store)
+    del closed  # the tab is closed before a pick
+
+    app = open_app()  # the person comes back in a new tab
+
+    assert head(store, session.id).id == edit.id and not option_buttons(app)
+    app.chat_input(key="chat").set_value("make the circle red").run()
+    assert head(store, session.id).parent_id == edit.id
+    assert not app.error and not app.exception
+
+
+def test_history_shows_the_tree_and_reverts_to_any_step(store):
     session = store.create_session(OWNER, scene_png(), "scene")
     first = add_edit(store, session, session.root_id, "blue")
     second = add_edit(store, session, session.root_id, "yellow")  # a branch from the original
+    third = add_edit(store, session, second.id, "red")  # a child of the branch
     app = open_app()
-    branches = [text.value for text in app.markdown if "↳" in text.value]
-    assert len(branches) == 2  # both edits hang off the original
+    rows = [text.value.replace("\u00a0", " ") for text in app.markdown if "** · " in text.value]
+    # Siblings hang off the original under ├─ and └─; the child stays in its parent's column.
+    assert [row.split("**")[0] for row in rows] == ["", "`├─ `", "`└─ `", "`   `"]
+    assert [row.split("**")[1] for row in rows] == ["0", "1", "2", "3"]
     with pytest.raises(KeyError):
-        app.button(key="revert_2")  # the current step has no "Go here"
+        app.button(key="revert_3")  # the current step has no "Go here"
 
     app.button(key="revert_1").click().run()
 
-    assert head(store, session.id).id == first.id != second.id
+    assert head(store, session.id).id == first.id not in (second.id, third.id)
     assert shown(app)[1].startswith("Step 1: 'make the circle blue'")
     assert transcript(app)[-1] == "Going back to step 1."
 

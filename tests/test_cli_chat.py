@@ -1,17 +1,17 @@
 """`pixchat say` and `pixchat interpret`: the agent's turn from the command line."""
 
+import io
 import json
 
 import pytest
 from PIL import Image
-from tiny_models import build_tiny_pix2pix
 
 from agent.cli import main
 
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    return str(build_tiny_pix2pix(tmp_path_factory.mktemp("model")))
+@pytest.fixture
+def model(tiny_model):
+    return str(tiny_model)
 
 
 @pytest.fixture
@@ -57,6 +57,33 @@ def test_say_options_with_pick(pixchat, session, model, tmp_path):
                              "--pick", "2", "--sheet", str(sheet), "--json")
     assert code == 0 and json.loads(out)["changed"] is True
     assert Image.open(sheet).width > 3 * 32 and "9. s_T" in err
+    assert f"drawn on {sheet}" in err  # says where the file went
+
+
+class Keyboard(io.StringIO):
+    """A terminal on stdin where the person types `typed`."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("stdin", [io.StringIO(""), Keyboard("\n")],
+                         ids=["stdin-not-a-terminal", "enter-at-the-prompt"])
+def test_say_options_with_none_chosen_keeps_the_image(
+    pixchat, session, model, tmp_path, monkeypatch, stdin
+):
+    pixchat("say", session, "make it snowy", "--model", model)
+    monkeypatch.setattr("sys.stdin", stdin)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = pixchat("say", session, "show me options", "--model", model, "--json")
+    result = json.loads(out)
+    assert code == 0 and result["changed"] is False
+    assert result["reply"].startswith("Kept the image as it was")
+    code, out, _ = pixchat("history", session, "--json")
+    assert len(json.loads(out)["nodes"]) == 2
+    # No file appears unasked; the person is told how to get the sheet.
+    assert not (tmp_path / "options.png").exists()
+    assert "add --sheet FILE.png" in err and "9. s_T" in err
 
 
 def test_missing_model_falls_back_to_demo_and_says_so(pixchat, session, tmp_path):

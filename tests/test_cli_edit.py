@@ -4,15 +4,9 @@ import numpy as np
 import pytest
 from huggingface_hub import constants
 from PIL import Image
-from tiny_models import build_tiny_pix2pix
 
 from agent.cli import main
 from editor.models import KNOWN_MODELS, KnownModel
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    return build_tiny_pix2pix(tmp_path_factory.mktemp("tiny"))
 
 
 @pytest.fixture

@@ -15,12 +15,6 @@ from agent.cli import main
 from memory import SessionStore
 
 
-@pytest.fixture(autouse=True)
-def no_store_settings_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("PIXCHAT_DB", "PIXCHAT_DATA", "PIXCHAT_BLOBS", "PIXCHAT_OWNER"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def pixchat(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     """Run `pixchat ARGS` on a data folder of its own; returns (exit code, stdout, stderr)."""

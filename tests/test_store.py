@@ -20,12 +20,13 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from PIL import Image
 from sqlalchemy import create_engine, make_url, text
 
 from memory import Forbidden, InvalidArchive, NotFound, SessionStore, StoreError, to_json
 from memory.blobs import sha256_hex
-from memory.database import upgrade_schema
+from memory.database import HEAD_REVISION, MIGRATIONS, upgrade_schema
 from memory.models import Base, NodeRow, SessionRow, utc_now
 from memory.store import new_session_id
 
@@ -465,7 +466,7 @@ def test_export_then_import_gives_an_equal_session(store: SessionStore, tmp_path
     imported = store.import_session("bob", archive)
 
     after = store.history("bob", imported.id)
-    assert imported.id != session.id and imported.title == "Street"
+    assert imported.id != session.id and imported.title == "Street (imported)"
     assert after.session.owner == "bob"
 
     def shape(history):
@@ -504,6 +505,14 @@ def test_an_archive_from_before_masks_still_imports(store: SessionStore, tmp_pat
     assert [node.mask_sha256 for node in nodes] == [None, None]
     assert store.node_image(OWNER, imported.id) == WINTER
     assert store.node_mask(OWNER, imported.id) is None
+
+
+def test_an_imported_title_is_marked_once_and_fits(store: SessionStore, tmp_path) -> None:
+    source = store.create_session(OWNER, ORIGINAL, title="x" * 200)
+    copy = store.import_session(OWNER, store.export_session(OWNER, source.id, tmp_path / "a.zip"))
+    assert copy.title == "x" * 189 + " (imported)"
+    again = store.import_session(OWNER, store.export_session(OWNER, copy.id, tmp_path / "b.zip"))
+    assert again.title == copy.title
 
 
 def test_import_refuses_damaged_archives_and_stores_nothing(store: SessionStore, tmp_path) -> None:
@@ -617,7 +626,8 @@ def test_opening_creates_or_upgrades_the_schema_to_the_newest_migration(
     engine = create_engine(database_url)
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        assert context.get_current_revision() == "0002"
+        newest = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+        assert context.get_current_revision() == newest == HEAD_REVISION
         # The migrations build exactly the tables the models describe.
         assert compare_metadata(context, Base.metadata) == []
     engine.dispose()
@@ -657,10 +667,7 @@ def test_a_database_from_before_masks_upgrades_and_keeps_its_nodes(
     store.close()
 
 
-def test_sqlite_in_the_data_folder_is_the_default_and_runs_in_wal_mode(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("PIXCHAT_DB", raising=False)
+def test_sqlite_in_the_data_folder_is_the_default_and_runs_in_wal_mode(tmp_path: Path) -> None:
     store = SessionStore(None, tmp_path)
     store.create_session(OWNER, ORIGINAL)
     with create_engine(store.url).connect() as connection:

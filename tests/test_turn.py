@@ -4,11 +4,12 @@ The editor is the embedded demo model, on a scene of its own world.
 """
 
 import pytest
+from PIL import Image
 
 from agent.command import Command
 from agent.interpret import load_interpreter
 from agent.turn import Agent, choose_option, run_turn
-from editor import load_editor
+from editor import EditResult, load_editor
 from editor.demo import world
 from editor.images import to_png_bytes
 from memory import SessionStore
@@ -178,3 +179,78 @@ def test_an_unusable_vlm_answer_falls_back_to_the_rules_and_says_why(
     assert f"The VLM's answer was not usable: {reason}" in result.reply
     node = agent.store.history("ann", session).nodes[-1]
     assert node.params.instruction == "make it snowy"  # what the rules made of it
+
+
+def test_every_way_out_of_an_options_turn(agent, session):
+    first, _ = say(agent, session, "make it snowy")
+
+    options, _ = say(agent, session, "show me options")
+    picked = choose_option(agent, options.options, 0)
+    assert picked.changed and head(agent, session) == picked.node_id
+
+    options, _ = say(agent, session, "show me options")
+    none = choose_option(agent, options.options, None)
+    assert not none.changed and head(agent, session) == picked.node_id
+    assert none.reply.startswith("Kept the image as it was")
+    assert agent.store.messages("ann", session)[-1].text == none.reply
+
+    options, _ = say(agent, session, "show me options")
+    instead, _ = say(agent, session, "make it darker")  # a new message instead of a pick
+    assert instead.changed and instead.command.instruction == "make it darker"
+    nodes = {node.id: node for node in agent.store.history("ann", session).nodes}
+    assert nodes[instead.node_id].parent_id == picked.node_id
+    assert len(nodes) == 4  # original, snowy, the picked option, darker: no other option
+    assert first.node_id in nodes
+
+
+@pytest.mark.parametrize("size", [(4000, 100), (100, 4000)], ids=["wide", "tall"])
+def test_the_thinnest_uploads_edit_and_keep_their_size(agent, size):
+    banner = SCENE.resize(size)
+    session = agent.store.create_session("ann", to_png_bytes(banner), "banner").id
+    for text in ("make it darker", "make the circle blue"):  # global, and local with its check
+        result, _ = say(agent, session, text)
+        assert result.changed
+        node = agent.store.history("ann", session).nodes[-1]
+        assert (node.width, node.height) == size
+
+
+class DriftingEditor:
+    """An editor whose edit paints the negative (a drift) below s_I `steady`, and changes one
+    pixel from it on up; it records the s_I of every call."""
+
+    def __init__(self, defaults, steady: float):
+        self.defaults, self.model_id, self.device = defaults, "drifting", "cpu"
+        self.steady, self.image_scales = steady, []
+
+    def edit(self, request):
+        self.image_scales.append(request.image_scale)
+        image = request.image.copy()
+        if request.image_scale < self.steady:
+            image = Image.eval(image, lambda value: 255 - value)
+        else:
+            image.putpixel((0, 0), (0, 0, 0))
+        return EditResult(image, self.model_id, None, "euler_ancestral", 1, request.seed or 0,
+                          request.text_scale, request.image_scale, *image.size, "cpu", "float32")
+
+
+@pytest.mark.parametrize("steady, kept, words", [
+    (2.5, 2.5, "It drifted too far at first, so I raised s_I to 2.5."),
+    (9.0, 2.0, "It drifted; a retry with s_I 2.5 was no better, so I kept it."),
+], ids=["retry-holds", "retry-drifts-too"])
+def test_a_drifted_local_edit_is_retried_once_with_a_higher_image_scale(
+    agent, session, steady, kept, words
+):
+    agent.editor = drifting = DriftingEditor(agent.editor.defaults, steady)
+
+    result, _ = say(agent, session, "make the circle blue")  # local: s_I 2 on the demo scales
+
+    assert drifting.image_scales == [2.0, 2.5]
+    assert result.changed and result.metrics["retried"] and words in result.reply
+    node = agent.store.history("ann", session).nodes[-1]
+    assert node.params.image_scale == kept
+
+
+def test_a_global_edit_is_never_retried(agent, session):
+    agent.editor = drifting = DriftingEditor(agent.editor.defaults, steady=9.0)
+    result, _ = say(agent, session, "make it winter")
+    assert len(drifting.image_scales) == 1 and not result.metrics["retried"]

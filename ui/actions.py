@@ -1,19 +1,17 @@
 """What the app's uploads, buttons and history rows mean, kept apart from Streamlit.
 
 The turns themselves are the agent's (`agent.turn.run_turn`); this module only builds the
-`Command` each button asks for, draws sample scenes, and lays the history out.
+`Command` each button asks for, draws sample scenes, and describes history steps.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
 from agent.command import Command
 from editor.demo.world import random_scene, render_image
 from editor.images import to_png_bytes
-from memory import History, NodeInfo
+from memory import NodeInfo
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"]
 
@@ -47,27 +45,6 @@ def options_command(head: NodeInfo, text_scale: float, image_scale: float) -> Co
 
 
 # --- the history tree -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HistoryRow:
-    step: int  # the node's place in creation order; 0 is the original ("go back to step 3")
-    node: NodeInfo
-    depth: int  # how many branch points lie above it
-
-
-def history_rows(history: History) -> list[HistoryRow]:
-    """Every node in tree order (depth first); a chain of single children keeps its depth."""
-    step_of = {node.id: step for step, node in enumerate(history.nodes)}
-    rows: list[HistoryRow] = []
-    stack = [(history.nodes[0], 0)]
-    while stack:
-        node, depth = stack.pop()
-        rows.append(HistoryRow(step_of[node.id], node, depth))
-        children = history.children[node.id]
-        child_depth = depth if len(children) == 1 else depth + 1
-        stack.extend((child, child_depth) for child in reversed(children))
-    return rows
 
 
 def describe(node: NodeInfo) -> str:
