@@ -7,7 +7,9 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-Action = Literal["edit", "refine", "again", "undo", "redo", "revert", "reset", "options", "help"]
+Action = Literal[
+    "edit", "refine", "again", "undo", "redo", "revert", "reset", "options", "help", "clarify"
+]
 Scope = Literal["global", "local"]
 
 ACTIONS_WITH_INSTRUCTION = ("edit", "refine", "again", "options")
@@ -52,9 +54,11 @@ class Command(BaseModel):
     text_scale: float | None = None  # s_T: how big a change
     image_scale: float | None = None  # s_I: how close to the current image
     target: int | None = Field(default=None, ge=0)  # a step number; 0 is the original
+    undo_first: bool = False  # an edit of the image shown before this one ("undo and ...")
     scope: Scope = "global"
     rationale: str = ""  # one line shown to the person
     fallback_reason: str | None = None  # why the VLM's answer was not used: "it was empty"
+    choices: tuple[str, ...] = ()  # for 'clarify': what the person may answer, e.g. "undo"
 
     @field_validator("instruction", "rationale")
     @classmethod

@@ -56,7 +56,7 @@ def label(command: Command, history: list[Turn]) -> str:
     if command.action == "edit":
         if command.target is not None:
             return "edit from step"
-        if getattr(command, "undo_first", False):
+        if command.undo_first:
             return "edit after undo"
         return f"edit {command.scope}"
     return command.action
