@@ -22,6 +22,7 @@ from editor import SCHEDULERS, EditorError, EditRequest, resize_to
 from editor.base import StepCallback
 from editor.images import load_image
 
+from .command import scale_text
 from .setup import open_editor
 
 
@@ -110,7 +111,8 @@ def run_edit(args: argparse.Namespace) -> int:
     out = args.out or args.image.with_name(f"{args.image.stem}-edited.png")
     save(resize_to(result.image, image.size), out)
     print(
-        f"wrote {out}: s_T {result.text_scale:g}, s_I {result.image_scale:g}, seed {result.seed}, "
+        f"wrote {out}: s_T {scale_text(result.text_scale)}, s_I {scale_text(result.image_scale)}, "
+        f"seed {result.seed}, "
         f"{result.steps} steps ({result.scheduler}), model {result.model_id}, "
         f"{result.timings['total']:.1f} s"
     )
@@ -134,8 +136,8 @@ def run_grid(args: argparse.Namespace) -> int:
     save(grid.sheet, out)
     first = grid.results[0][0]
     print(
-        f"wrote {out}: rows s_T {', '.join(f'{s:g}' for s in grid.text_scales)}; "
-        f"columns s_I {', '.join(f'{s:g}' for s in grid.image_scales)}; seed {first.seed}, "
+        f"wrote {out}: rows s_T {', '.join(map(scale_text, grid.text_scales))}; "
+        f"columns s_I {', '.join(map(scale_text, grid.image_scales))}; seed {first.seed}, "
         f"{first.steps} steps ({first.scheduler}), model {first.model_id}, "
         f"{first.timings['total']:.1f} s"
     )

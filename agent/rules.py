@@ -34,6 +34,7 @@ from .command import (
     Scope,
     Turn,
     navigation,
+    scale_text,
 )
 
 MAX_MESSAGE_CHARS = 2_000
@@ -377,11 +378,6 @@ def message_problem(text: str) -> str | None:
     return None
 
 
-def _number(value: float) -> str:
-    """A scale as the person reads it: 7.5, 9.75, 2."""
-    return f"{value:.2f}".rstrip("0").rstrip(".")
-
-
 def _step_number(word: str) -> int:
     return int(word) if word.isdigit() else NUMBER_WORDS[word.lower()]
 
@@ -512,12 +508,12 @@ class RuleInterpreter:
             self.limits,
             action="refine",
             instruction=last.instruction,
-            text_scale=old_text * refinement.text_factor,
-            image_scale=old_image + refinement.image_step,
+            text_scale=round(old_text * refinement.text_factor, 2),
+            image_scale=round(old_image + refinement.image_step, 2),
             scope=last.scope,
         )
         changes = [
-            f"{name} {_number(old)} → {_number(new)}"
+            f"{name} {scale_text(old)} → {scale_text(new)}"
             for name, old, new in (
                 ("s_T", old_text, refined.text_scale),
                 ("s_I", old_image, refined.image_scale),
@@ -547,20 +543,20 @@ class RuleInterpreter:
             self.limits,
             action="edit",
             instruction=instruction,
-            text_scale=self.defaults.text_scale * factor,
-            image_scale=self.defaults.image_scale + kind.image_step,
+            text_scale=round(self.defaults.text_scale * factor, 2),
+            image_scale=round(self.defaults.image_scale + kind.image_step, 2),
             target=target,
             undo_first=undo_first,
             scope=kind.scope,
         )
         strength = (
-            f"'{intensity[0]}' sets s_T {_number(command.text_scale)}"
+            f"'{intensity[0]}' sets s_T {scale_text(command.text_scale)}"
             if intensity
-            else f"s_T {_number(command.text_scale)} is the model's recommended strength"
+            else f"s_T {scale_text(command.text_scale)} is the model's recommended strength"
         )
         start = {None: "", 0: "from the original, "}.get(target, f"from step {target}, ")
         if undo_first:
             start = "from the image before this one, "
-        scale = _number(command.image_scale)
+        scale = scale_text(command.image_scale)
         rationale = f"{start}{kind.name}: s_I {scale} {kind.reason}; {strength}."
         return command.model_copy(update={"rationale": rationale[0].upper() + rationale[1:]})

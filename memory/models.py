@@ -2,7 +2,9 @@
 
 A session owns a tree of nodes; each node is one image state. `sessions.root_id` points
 at the upload, `sessions.head_id` at the image the person is looking at, and
-`nodes.redo_child_id` at the child that redo goes to. Image bytes live in a blob store
+`nodes.redo_child_id` at the child that redo goes to when no image was shown after the
+head. `views` lists every change of the image shown, in order, which undo and redo walk.
+Image bytes live in a blob store
 (`memory.blobs`), keyed by `nodes.image_sha256`. Schema changes go through Alembic
 (`memory/migrations`), never through `create_all`.
 """
@@ -109,6 +111,20 @@ class MessageRow(Base):
     text: Mapped[str] = mapped_column(Text)
     node_id: Mapped[int | None] = mapped_column(ForeignKey("nodes.id"))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class ViewRow(Base):
+    """One change of the image the person is shown: "show" (an edit, a revert, a reset), or
+    "undo" / "redo" (a step back or forward through what was shown before)."""
+
+    __tablename__ = "views"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
+    node_id: Mapped[int] = mapped_column(ForeignKey("nodes.id"))
+    move: Mapped[str] = mapped_column(String(10))
 
 
 class BlobRow(Base):

@@ -3,10 +3,15 @@
 Every public method takes the acting `owner` and refuses another owner's session, and
 returns the frozen dataclasses of `memory.records`, never ORM rows.
 
-How the head moves: undo goes to the parent, redo to the child that `redo_child_id`
-names, revert to any node, reset to the root. Whenever the head moves to a node, every
-node on the way down from the root remembers the child taken, so redo retraces the
-branch visited last; a new edit after an undo starts a new branch and the old one stays.
+How the head moves: undo goes back to the image shown before this one, redo forward again,
+like a browser's back and forward buttons over the images the person was shown; an edit,
+revert or reset after an undo drops the images ahead, as a new page does. So undo after
+"a bit less" returns to the attempt before it, not to the tree parent they share. Where
+nothing was shown before (a session imported from an export), undo goes to the parent and
+redo to the child that `redo_child_id` names: whenever the head moves to a node, every node
+on the way down from the root remembers the child taken, so redo retraces the branch
+visited last. Revert goes to any node, reset to the root; a new edit after an undo starts a
+new branch and the old one stays.
 
 Locking: a write transaction locks its session row (SQLite: the whole database) before
 it writes an image, and garbage collection takes the same locks, so it never removes an
@@ -36,7 +41,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from .blobs import BlobStore, FileBlobStore, TableBlobStore, sha256_hex
 from .database import open_database, reason
 from .errors import Busy, Forbidden, InvalidArchive, NotFound, StoreError
-from .models import MessageRow, NodeRow, SessionRow, utc_now
+from .models import MessageRow, NodeRow, SessionRow, ViewRow, utc_now
 from .records import (
     ARCHIVE_FORMAT,
     ARCHIVE_VERSION,
@@ -179,19 +184,27 @@ class SessionStore:
             return _node_info(node)
 
     def undo(self, owner: str, session_id: str) -> NavigationResult:
-        """Move the head to its parent; at the root nothing moves and the message says so."""
+        """Move the head back to the image shown before it (else to its parent); at the
+        original nothing moves and the message says so."""
         with self._transaction(write=True) as db:
             session = _owned_session(db, owner, session_id, lock=True)
             head = db.get_one(NodeRow, session.head_id)
+            shown, position = _shown(db, session)
+            if shown and position > 0:
+                return _go_to(db, session, db.get_one(NodeRow, shown[position - 1]), "undo")
             if head.parent_id is None:
                 return _stay(head, "Nothing to undo: this is the original image.")
             return _go_to(db, session, db.get_one(NodeRow, head.parent_id))
 
     def redo(self, owner: str, session_id: str) -> NavigationResult:
-        """Move the head to the child visited last; at a leaf nothing moves."""
+        """Move the head forward to the image shown after it before an undo (else to the
+        child visited last); when there is none nothing moves."""
         with self._transaction(write=True) as db:
             session = _owned_session(db, owner, session_id, lock=True)
             head = db.get_one(NodeRow, session.head_id)
+            shown, position = _shown(db, session)
+            if position + 1 < len(shown):
+                return _go_to(db, session, db.get_one(NodeRow, shown[position + 1]), "redo")
             if head.redo_child_id is None:
                 return _stay(head, "Nothing to redo: no edit was made after this image.")
             return _go_to(db, session, db.get_one(NodeRow, head.redo_child_id))
@@ -379,11 +392,13 @@ def _session_node(db: Session, session: SessionRow, node_id: int) -> NodeRow:
     return node
 
 
-def _go_to(db: Session, session: SessionRow, node: NodeRow) -> NavigationResult:
+def _go_to(
+    db: Session, session: SessionRow, node: NodeRow, move: str = "show"
+) -> NavigationResult:
     where = f"step {_step(db, node)}: {_describe(node)}"
     if node.id == session.head_id:
         return _stay(node, f"Already at {where}.")
-    _move_head(db, session, node)
+    _move_head(db, session, node, move)
     return NavigationResult(node=_node_info(node), moved=True, message=f"Now at {where}.")
 
 
@@ -398,10 +413,12 @@ def _stay(node: NodeRow, message: str) -> NavigationResult:
     return NavigationResult(node=_node_info(node), moved=False, message=message)
 
 
-def _move_head(db: Session, session: SessionRow, node: NodeRow) -> None:
-    """Point the head at `node`, keeping the invariant that redo relies on: along the path
-    from the root to the head, each node's `redo_child_id` is the next node of the path.
+def _move_head(db: Session, session: SessionRow, node: NodeRow, move: str = "show") -> None:
+    """Point the head at `node` and note the `move` in the views. Keeps the invariant that
+    redo falls back on: along the path from the root to the head, each node's
+    `redo_child_id` is the next node of the path.
     """
+    db.add(ViewRow(session_id=session.id, node_id=node.id, move=move))
     head = db.get_one(NodeRow, session.head_id)
     if node.parent_id == head.id:  # one step down (an edit or a redo): the path grows by one
         head.redo_child_id = node.id
@@ -429,6 +446,23 @@ def _point_path_at(db: Session, node_id: int) -> None:
         if row.parent_id is not None and redo_child_of[row.parent_id] != row.id:
             db.execute(update(NodeRow).where(NodeRow.id == row.parent_id)
                        .values(redo_child_id=row.id))
+
+
+def _shown(db: Session, session: SessionRow) -> tuple[list[int], int]:
+    """The images undo and redo walk (node ids, the original first) and the head's place
+    among them; ([], 0) when the views do not end at the head (an imported session)."""
+    shown, position = [session.root_id], 0
+    moves = db.execute(select(ViewRow.node_id, ViewRow.move)
+                       .where(ViewRow.session_id == session.id).order_by(ViewRow.id))
+    for node_id, move in moves:
+        if move == "undo":
+            position -= 1
+        elif move == "redo":
+            position += 1
+        elif node_id != shown[position]:  # a new image drops the ones ahead, as in a browser
+            shown[position + 1:] = [node_id]
+            position += 1
+    return (shown, position) if shown[position] == session.head_id else ([], 0)
 
 
 def _history(db: Session, session: SessionRow) -> History:

@@ -35,6 +35,18 @@ def session(pixchat, tmp_path):
     return out.strip().splitlines()[-1]
 
 
+def test_an_unclear_message_is_a_question_with_answers_to_type(pixchat, session, model):
+    assert pixchat("say", session, "make it snowy", "--model", model)[0] == 0
+    code, out, _ = pixchat("say", session, "hmm, not quite", "--model", model)
+    assert code == 0
+    assert "?" in out.splitlines()[0]
+    assert "  1. undo" in out and "  3. show me options" in out
+    code, out, _ = pixchat("say", session, "hmm, not quite", "--model", model, "--json")
+    assert json.loads(out)["choices"] == ["undo", "again", "show me options"]
+    code, out, _ = pixchat("history", session, "--json")
+    assert len(json.loads(out)["nodes"]) == 2  # nothing was edited
+
+
 def test_say_runs_a_turn_and_prints_json(pixchat, session, model):
     code, out, err = pixchat("say", session, "make it snowy", "--model", model, "--json")
     assert code == 0

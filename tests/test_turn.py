@@ -3,6 +3,8 @@
 The editor is the embedded demo model, on a scene of its own world.
 """
 
+import re
+
 import pytest
 
 from agent.command import Command
@@ -69,8 +71,10 @@ def test_scripted_conversation(agent, session):
     assert nodes[stronger.node_id].parent_id == root
     assert nodes[stronger.node_id].params.text_scale > nodes[blue.node_id].params.text_scale
 
+    # Undo walks the images shown: back to the first attempt, not to their shared parent.
     undo, _ = say(agent, session, "undo")
-    assert not undo.changed and head(agent, session) == root
+    assert not undo.changed and head(agent, session) == blue.node_id
+    assert "step 1" in undo.reply
     redo, _ = say(agent, session, "redo")
     assert head(agent, session) == stronger.node_id and not redo.changed
 
@@ -83,11 +87,15 @@ def test_scripted_conversation(agent, session):
     assert back.command.action == "reset" and head(agent, session) == root
     assert image(agent, session, head(agent, session)) == original  # byte-identical
 
+    # Options are for the image shown now: after a revert to step 1, its instruction.
+    say(agent, session, "go back to step 1")
     options, _ = say(agent, session, "show me options")
     assert options.options is not None and len(options.options.labels) == 9
-    assert head(agent, session) == root  # nothing is committed before the pick
+    assert options.options.instruction == "make the circle blue"
+    assert head(agent, session) == blue.node_id  # nothing is committed before the pick
     picked = choose_option(agent, options.options, 4)
     assert picked.changed and head(agent, session) == picked.node_id
+    assert "'make the circle blue'" in picked.reply
 
     history = store.history("ann", session)
     parents = {node.id: node.parent_id for node in history.nodes}
@@ -102,7 +110,8 @@ def test_scripted_conversation(agent, session):
     transcript = store.messages("ann", session)
     said = [message.text for message in transcript if message.role == "user"]
     assert said == ["make the circle blue", "stronger", "undo", "redo",
-                    "make the background green", "go back to the original", "show me options"]
+                    "make the background green", "go back to the original",
+                    "go back to step 1", "show me options"]
     assert [message.role for message in transcript[:2]] == ["user", "assistant"]
     assert "stronger" in transcript[1].text  # the reply says how to adjust
 
@@ -178,3 +187,43 @@ def test_an_unusable_vlm_answer_falls_back_to_the_rules_and_says_why(
     assert f"The VLM's answer was not usable: {reason}" in result.reply
     node = agent.store.history("ann", session).nodes[-1]
     assert node.params.instruction == "make it snowy"  # what the rules made of it
+
+
+def test_stronger_and_again_apply_to_the_image_shown_after_a_revert(agent, session):
+    blue, _ = say(agent, session, "make the circle blue")
+    say(agent, session, "make the background green")
+    say(agent, session, "go back to step 1")
+    stronger, _ = say(agent, session, "stronger")
+    again, _ = say(agent, session, "again")
+    nodes = {node.id: node for node in agent.store.history("ann", session).nodes}
+    for result in (stronger, again):
+        assert result.command.instruction == "make the circle blue"
+        assert nodes[result.node_id].parent_id == nodes[blue.node_id].parent_id
+
+
+def test_undo_and_edit_in_one_message_edits_the_image_shown_before(agent, session):
+    blue, _ = say(agent, session, "make the circle blue")
+    say(agent, session, "make the background green")
+    red, _ = say(agent, session, "undo that and make the square red")
+    node = next(n for n in agent.store.history("ann", session).nodes if n.id == red.node_id)
+    assert red.changed and node.parent_id == blue.node_id
+    assert node.params.instruction == "make the square red"
+
+
+def test_a_vague_message_asks_back_with_choices_and_changes_nothing(agent, session):
+    say(agent, session, "make the circle blue")
+    before = agent.store.history("ann", session)
+    asked, _ = say(agent, session, "hmm, not quite")
+    assert asked.command.action == "clarify" and "?" in asked.reply
+    assert asked.choices == ("undo", "again", "show me options") and not asked.changed
+    after = agent.store.history("ann", session)
+    assert (len(after.nodes), after.session.head_id) == (len(before.nodes), before.session.head_id)
+
+
+def test_replies_write_scales_with_at_most_two_decimals(agent, session):
+    say(agent, session, "make it snowy")
+    less, _ = say(agent, session, "a bit less")
+    stored = next(n for n in agent.store.history("ann", session).nodes if n.id == less.node_id)
+    assert re.search(r"\d\.\d{3}", less.reply) is None
+    assert stored.params.text_scale == round(stored.params.text_scale, 2)
+    assert f"Used s_T {stored.params.text_scale:g} " in less.reply
