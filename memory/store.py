@@ -4,14 +4,14 @@ Every public method takes the acting `owner` and refuses another owner's session
 returns the frozen dataclasses of `memory.records`, never ORM rows.
 
 How the head moves: undo goes back to the image shown before this one, redo forward again,
-like a browser's back and forward buttons over the images the person was shown; an edit,
-revert or reset after an undo drops the images ahead, as a new page does. So undo after
-"a bit less" returns to the attempt before it, not to the tree parent they share. Where
-nothing was shown before (a session imported from an export), undo goes to the parent and
-redo to the child that `redo_child_id` names: whenever the head moves to a node, every node
-on the way down from the root remembers the child taken, so redo retraces the branch
-visited last. Revert goes to any node, reset to the root; a new edit after an undo starts a
-new branch and the old one stays.
+like a browser's back and forward buttons over the images the person was shown (the
+`views`); an edit, revert or reset after an undo takes the place of the images ahead, as a
+new page does. So undo after "a bit less" returns to the attempt before it, not to the tree
+parent they share. Where no image was shown before (a session imported from an export),
+undo goes to the parent and redo to the child that `redo_child_id` names: whenever the head
+moves to a node, every node on the way down from the root remembers the child taken, so
+redo retraces the branch visited last. Revert goes to any node, reset to the root; a new
+edit after an undo starts a new branch and the old one stays.
 
 Locking: a write transaction locks its session row (SQLite: the whole database) before
 it writes an image, and garbage collection takes the same locks, so it never removes an
@@ -117,6 +117,7 @@ class SessionStore:
             db.flush()  # the new row is this writer's lock before it writes the image
             root = self._add_node(db, session.id, None, png, EditParams())
             session.root_id = session.head_id = root.id
+            session.view_id = _add_view(db, session.id, root.id).id
             db.flush()
             return _session_info(session, node_count=1)
 
@@ -189,22 +190,27 @@ class SessionStore:
         with self._transaction(write=True) as db:
             session = _owned_session(db, owner, session_id, lock=True)
             head = db.get_one(NodeRow, session.head_id)
-            shown, position = _shown(db, session)
-            if shown and position > 0:
-                return _go_to(db, session, db.get_one(NodeRow, shown[position - 1]), "undo")
+            view = _head_view(db, session)
+            if view is not None and view.back_id is not None:
+                back = db.get_one(ViewRow, view.back_id)
+                back.forward_id = view.id  # redo returns here
+                return _go_to(db, session, db.get_one(NodeRow, back.node_id), back)
             if head.parent_id is None:
                 return _stay(head, "Nothing to undo: this is the original image.")
-            return _go_to(db, session, db.get_one(NodeRow, head.parent_id))
+            view = view or _add_view(db, session.id, head.id)
+            parent_view = _add_view(db, session.id, head.parent_id, forward_id=view.id)
+            return _go_to(db, session, db.get_one(NodeRow, head.parent_id), parent_view)
 
     def redo(self, owner: str, session_id: str) -> NavigationResult:
-        """Move the head forward to the image shown after it before an undo (else to the
-        child visited last); when there is none nothing moves."""
+        """Move the head forward to the image it was undone from (else to the child visited
+        last); when there is none nothing moves."""
         with self._transaction(write=True) as db:
             session = _owned_session(db, owner, session_id, lock=True)
             head = db.get_one(NodeRow, session.head_id)
-            shown, position = _shown(db, session)
-            if position + 1 < len(shown):
-                return _go_to(db, session, db.get_one(NodeRow, shown[position + 1]), "redo")
+            view = _head_view(db, session)
+            if view is not None and view.forward_id is not None:
+                forward = db.get_one(ViewRow, view.forward_id)
+                return _go_to(db, session, db.get_one(NodeRow, forward.node_id), forward)
             if head.redo_child_id is None:
                 return _stay(head, "Nothing to redo: no edit was made after this image.")
             return _go_to(db, session, db.get_one(NodeRow, head.redo_child_id))
@@ -393,12 +399,12 @@ def _session_node(db: Session, session: SessionRow, node_id: int) -> NodeRow:
 
 
 def _go_to(
-    db: Session, session: SessionRow, node: NodeRow, move: str = "show"
+    db: Session, session: SessionRow, node: NodeRow, view: ViewRow | None = None
 ) -> NavigationResult:
     where = f"step {_step(db, node)}: {_describe(node)}"
     if node.id == session.head_id:
         return _stay(node, f"Already at {where}.")
-    _move_head(db, session, node, move)
+    _move_head(db, session, node, view)
     return NavigationResult(node=_node_info(node), moved=True, message=f"Now at {where}.")
 
 
@@ -413,12 +419,21 @@ def _stay(node: NodeRow, message: str) -> NavigationResult:
     return NavigationResult(node=_node_info(node), moved=False, message=message)
 
 
-def _move_head(db: Session, session: SessionRow, node: NodeRow, move: str = "show") -> None:
-    """Point the head at `node` and note the `move` in the views. Keeps the invariant that
-    redo falls back on: along the path from the root to the head, each node's
-    `redo_child_id` is the next node of the path.
+def _move_head(
+    db: Session, session: SessionRow, node: NodeRow, view: ViewRow | None = None
+) -> None:
+    """Point the head at `node`, shown as `view` (None: newly shown, after the head's view,
+    in place of what redo would have gone to). Keeps the invariant that redo falls back on:
+    along the path from the root to the head, each node's `redo_child_id` is the next node
+    of the path.
     """
-    db.add(ViewRow(session_id=session.id, node_id=node.id, move=move))
+    if view is None:
+        current = _head_view(db, session)
+        view = _add_view(db, session.id, node.id,
+                         back_id=current.id if current is not None else None)
+        if current is not None:
+            current.forward_id = view.id
+    session.view_id = view.id
     head = db.get_one(NodeRow, session.head_id)
     if node.parent_id == head.id:  # one step down (an edit or a redo): the path grows by one
         head.redo_child_id = node.id
@@ -448,21 +463,18 @@ def _point_path_at(db: Session, node_id: int) -> None:
                        .values(redo_child_id=row.id))
 
 
-def _shown(db: Session, session: SessionRow) -> tuple[list[int], int]:
-    """The images undo and redo walk (node ids, the original first) and the head's place
-    among them; ([], 0) when the views do not end at the head (an imported session)."""
-    shown, position = [session.root_id], 0
-    moves = db.execute(select(ViewRow.node_id, ViewRow.move)
-                       .where(ViewRow.session_id == session.id).order_by(ViewRow.id))
-    for node_id, move in moves:
-        if move == "undo":
-            position -= 1
-        elif move == "redo":
-            position += 1
-        elif node_id != shown[position]:  # a new image drops the ones ahead, as in a browser
-            shown[position + 1:] = [node_id]
-            position += 1
-    return (shown, position) if shown[position] == session.head_id else ([], 0)
+def _add_view(db: Session, session_id: str, node_id: int, **links: int | None) -> ViewRow:
+    """A new view of `node_id`; `links` are its back_id and forward_id."""
+    view = ViewRow(session_id=session_id, node_id=node_id, **links)
+    db.add(view)
+    db.flush()
+    return view
+
+
+def _head_view(db: Session, session: SessionRow) -> ViewRow | None:
+    """The view the head was shown by; None when there is none (an imported session)."""
+    view = db.get(ViewRow, session.view_id) if session.view_id is not None else None
+    return view if view is not None and view.node_id == session.head_id else None
 
 
 def _history(db: Session, session: SessionRow) -> History:

@@ -18,13 +18,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from PIL import Image
 from sqlalchemy import create_engine, make_url, text
 
 from memory import Forbidden, InvalidArchive, NotFound, SessionStore, StoreError, to_json
 from memory.blobs import sha256_hex
+from memory.database import MIGRATIONS
 from memory.models import Base
 from memory.store import new_session_id
 
@@ -562,6 +565,38 @@ def test_opening_creates_or_upgrades_the_schema_to_the_newest_migration(
         assert compare_metadata(context, Base.metadata) == []
     engine.dispose()
     reopened.close()
+
+
+def test_a_database_from_before_views_keeps_its_sessions_and_undoes_along_the_tree(
+    tmp_path: Path,
+) -> None:
+    # A store written by the first schema: the original and one edit, the head on the edit.
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.execute(text("PRAGMA foreign_keys=ON"))
+        connection.execute(text(
+            "INSERT INTO sessions (id, owner, title, created_at, updated_at, version) "
+            "VALUES ('old', :owner, 'old', '2026-01-01', '2026-01-01', 1)"), {"owner": OWNER})
+        for node_id, parent_id in ((1, None), (2, 1)):
+            connection.execute(text(
+                "INSERT INTO nodes (id, session_id, parent_id, image_sha256, width, height, "
+                "created_at, chat_text, instruction, metrics, timings) VALUES (:id, 'old', "
+                ":parent, :sha, 24, 16, '2026-01-01', '', '', '{}', '{}')"),
+                {"id": node_id, "parent": parent_id, "sha": sha256_hex(ORIGINAL)})
+        connection.execute(text("UPDATE sessions SET root_id = 1, head_id = 2"))
+    engine.dispose()
+
+    store = SessionStore(url, tmp_path / "data", blobs="table")
+
+    assert [node.id for node in store.history(OWNER, "old").nodes] == [1, 2]
+    assert store.undo(OWNER, "old").node.id == 1
+    assert store.redo(OWNER, "old").node.id == 2
+    store.close()
 
 
 def test_sqlite_in_the_data_folder_is_the_default_and_runs_in_wal_mode(
