@@ -45,6 +45,7 @@ SCALES_TEXT = (
     "or 'keep more of the original' to move them."
 )
 THANKS_TEXT = "Glad you like it. Say what to change next, or 'undo' to go back."
+CLARIFY_CHOICES = ("undo", "again", "show me options")  # the answers a question offers
 CLARIFY_TEXT = (
     "I am not sure what to change. Undo the last edit, try it again, or see options? "
     "Or say the change itself, e.g. 'make the circle blue'."
@@ -454,8 +455,7 @@ class RuleInterpreter:
     def _clarify(self, history: Sequence[Turn]) -> Command:
         if _last_edit(history) is None:
             return Command(action="help", rationale=HELP_TEXT)
-        return Command(action="clarify", rationale=CLARIFY_TEXT,
-                       choices=("undo", "again", "show me options"))
+        return Command(action="clarify", rationale=CLARIFY_TEXT, choices=CLARIFY_CHOICES)
 
     def _navigate(self, action: Action, match: re.Match[str]) -> Command:
         return navigation(action, _step_number(match["step"]) if action == "revert" else None)
