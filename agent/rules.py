@@ -61,7 +61,7 @@ HELP_TEXT = (
 POLITE_OPENINGS = (
     r"(?:hey|hi|hello|ok|okay|now|alright)(?: there)?",
     r"(?:could|can|would|will) you(?: please| kindly| maybe)?",
-    r"please",
+    r"please|pls|plz",
     r"kindly",
     r"i(?:'d| would) (?:like|love) (?:you )?to",
     r"i want (?:you )?to",
@@ -71,8 +71,8 @@ POLITE_OPENINGS = (
     r"try to",
 )
 POLITE_CLOSINGS = (
-    r"please",
-    r"thanks",
+    r"please|pls|plz",
+    r"thanks|thx|ty|cheers",
     r"thank you(?: very much| so much)?",
     r"for me",
     r"if you can",
@@ -131,14 +131,16 @@ AGAIN_BUT = re.compile(  # "try again but stronger": a refinement, and refinemen
     r"(?:try (?:it )?again|again|do it again|one more time) (?:but |only |just )+(?P<rest>.+)"
 )
 HELP = (
-    r"help|commands|usage|instructions|what can (?:you|i) (?:do|say)",
+    r"help(?: me)?|commands|usage|instructions|what can (?:you|i) (?:do|say)",
     r"how (?:does (?:this|it)|do i use (?:this|it|you)) work|how do i use (?:this|it|you)",
 )
 SMALL_TALK = (  # (phrase, reply): a message that asks for no change
     (r"(?:hi|hello|hey)(?: there)?|who are you", HELP_TEXT),
     (r"(?:great|nice|cool|perfect|awesome|wow|lol|beautiful|lovely|good job|well done|"
      r"(?:that's|that is|it) (?:great|perfect|nice|good|it)|(?:that )?looks (?:good|great)|"
-     r"i love it|love it|thanks|thank you)(?: a lot| so much| very much)?", THANKS_TEXT),
+     r"(?:good|great|nice) (?:job|work)|"
+     r"i love it|love it|thanks|thx|ty|cheers|thank you)(?: a lot| so much| very much)?",
+     THANKS_TEXT),
 )
 # A question about pixchat itself: the reply explains, nothing is edited.
 QUESTION = re.compile(r"(?:what|what's|whats|how|why|who|where|which|explain)\b.*")
@@ -146,9 +148,35 @@ YES_NO_QUESTION = re.compile(r"(?:is|are|does|do|did|can|will)\b.*")  # when it 
 SCALE_WORDS = re.compile(r"\bs_?[ti]\b|slider|scale|guidance")
 VAGUE = (  # names no clear change: ask back
     r"change (?:it|this|that)|make it (?:better|nicer|good|look better)|improve it|fix (?:it|this)",
-    r"do something|something else|different|try something (?:else|different)|not (?:quite|like "
+    r"do something|(?:try )?something (?:else|different)|different|not (?:quite|like "
     r"that|that one|it)|(?:the )?other one|i don't like (?:it|this|that)|this is bad|meh",
-    r"i meant .+|not the .+",
+    r"i meant .+|not the .+|(?:not|no) (?:quite )?(?:good|great|right|it|what i (?:meant|wanted))",
+    r"(?:that's |it's |this is )?(?:bad|ugly|wrong|awful|terrible|worse)|e+h+|u+h+|m+e+h+",
+)
+# A short message made only of these words and the words of one intent means that intent:
+# "go even further", "a tiny bit less", "back to the very beginning". Checked in this order.
+WORD_INTENTS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("undo", frozenset({"undo", "previous", "revert"})),
+    ("redo", frozenset({"redo", "forward"})),
+    ("reset", frozenset({"original", "beginning", "reset", "scratch"})),
+    ("options", frozenset({"options", "option", "variations", "alternatives", "choices",
+                           "versions", "grid"})),
+    ("again", frozenset({"again", "another", "reroll", "roll", "retry", "shuffle", "regenerate"})),
+    ("weaker", frozenset({"less", "weaker", "softer", "subtler", "gentler", "down", "calm",
+                          "milder", "reduce", "decrease"})),
+    ("stronger", frozenset({"more", "stronger", "further", "intense", "intensify", "bolder",
+                            "up", "amplify", "boost", "increase"})),
+)
+FILLER_WORDS = frozenset(
+    "it that this the a an me my some few please just bit lot little tiny touch slightly much "
+    "way even still go make push try do can you i want like i'd would be one time show give "
+    "see let back to very from start image picture photo version effect and get could last "
+    "change edit step i liked prefer preferred was better".split()
+)
+MILD_WORDS = frozenset({"bit", "little", "tiny", "touch", "slightly"})
+INTENT_WORDS_LIMIT = 6
+EDIT_VERBS = re.compile(  # a clause with one of these asks for an edit
+    r"\b(?:make|turn|add|remove|put|change|replace|give|paint|colou?r|delete|erase|swap|insert)\b"
 )
 UNDO_WORDS = re.compile(r"\b(?:undo|redo|revert|go back|back to|previous)\b")
 
@@ -171,7 +199,8 @@ REFINEMENTS = (
     Refinement(
         "closer to the original",
         r"(?:keep|preserve) (?:more of )?(?:the )?" + _PHOTO + r"(?: more)?|(?:keep it |stay |"
-        r"make it )?closer to the original|(?:it )?changed too much|don't change so much"
+        r"make it )?closer to (?:the |my )?" + _PHOTO
+        + r"|(?:it )?changed (?:way |far |much )?too much|don't change so much"
         r"|keep (?:the )?rest|too different from the " + _PHOTO + r"|it doesn't look like "
         r"(?:the |my )?" + _PHOTO + r"(?: anymore| any more)?",
         image_step=+0.3,
@@ -208,6 +237,7 @@ REFINEMENTS = (
         r"(?:make it |go )?(?:stronger|more|further)|(?:even|way|much|i want) more|more of "
         r"(?:that|it)|push it(?: further)?|not enough|exaggerate it|amplify it|more \w+(?: \w+)?"
         r"|(?:turn|crank|amp|dial) it up|(?:it's |it is )?too (?:subtle|weak|faint)"
+        r"|(?:it's |it is )?not (?:\w+ )?enough"
         r"|increase (?:the|it|the effect)|make it more \w+",
         text_factor=1.3,
     ),
@@ -328,6 +358,10 @@ COMMAND_WORDS = sorted(  # the words misspellings are corrected to, in short mes
         + [refinement.phrase for refinement in REFINEMENTS]
     )))
 )
+_COMMAND_WORDS_BY_LETTER = {
+    letter: [word for word in COMMAND_WORDS if word[0] == letter]
+    for letter in {word[0] for word in COMMAND_WORDS}
+}
 TYPO_WORDS = 6  # messages of at most this many words get their misspellings corrected
 
 
@@ -354,13 +388,15 @@ def phrase_key(text: str) -> str:
 
 
 def corrected(key: str) -> str:
-    """A short message with misspelt command words corrected: "udno" → "undo"."""
+    """A short message with misspelt command words corrected: "udno" → "undo". A misspelling
+    keeps its first letter, so real words stay ("other" is not "another")."""
     words = key.split()
     if len(words) > TYPO_WORDS:
         return key
     return " ".join(
         word if len(word) < 4 or word in COMMAND_WORDS
-        else next(iter(get_close_matches(word, COMMAND_WORDS, n=1, cutoff=0.75)), word)
+        else next(iter(get_close_matches(word, _COMMAND_WORDS_BY_LETTER.get(word[0], []),
+                                         n=1, cutoff=0.75)), word)
         for word in words
     )
 
@@ -420,6 +456,8 @@ class RuleInterpreter:
         for candidate in dict.fromkeys([whole_key, key, corrected(key)]):
             if command := self._phrase_command(candidate, history):
                 return command
+        if command := self._clause_command(text, history):
+            return command
         cleaned = _DISCOURSE_BEFORE_COMMA.sub("", clean_politeness(text))
         if (match := _START_FROM.match(cleaned)) and (rest := clean_politeness(match["rest"])):
             step = 0 if match["step"] is None else _step_number(match["step"])
@@ -450,6 +488,39 @@ class RuleInterpreter:
         for refinement, pattern in _REFINEMENTS:
             if pattern.fullmatch(key):
                 return self._refine(refinement, history)
+        return self._word_intent(key, history)
+
+    def _word_intent(self, key: str, history: Sequence[Turn]) -> Command | None:
+        """The command of a short message made of one intent's words and filler words."""
+        words = set(key.replace("once more", "again").replace("one more", "again").split())
+        if len(key.split()) > INTENT_WORDS_LIMIT:
+            return None
+        intents = [name for name, vocabulary in WORD_INTENTS if words & vocabulary]
+        if not intents or not words <= FILLER_WORDS.union(*(dict(WORD_INTENTS)[name]
+                                                              for name in intents)):
+            return None
+        intent = intents[0]
+        if intent in ("undo", "redo", "reset"):
+            return navigation(intent)
+        if intent == "options":
+            return self._options(None, history)
+        if intent == "again":
+            return self._again(history)
+        name = f"a bit {intent}" if words & MILD_WORDS else intent
+        return self._refine(next(r for r in REFINEMENTS if r.name == name), history)
+
+    def _clause_command(self, text: str, history: Sequence[Turn]) -> Command | None:
+        """The command of one clause of "that was better before, undo", when the other
+        clauses ask for no edit."""
+        clauses = [clause for clause in re.split(r"[,;]", text) if clause.strip()]
+        if len(clauses) < 2:
+            return None
+        for clause in reversed(clauses):
+            others = " ".join(other for other in clauses if other is not clause).lower()
+            key = _DISCOURSE.sub("", phrase_key(clause))
+            if key and not EDIT_VERBS.search(others) and \
+                    (command := self._phrase_command(key, history)):
+                return command
         return None
 
     def _clarify(self, history: Sequence[Turn]) -> Command:

@@ -74,6 +74,7 @@ def main() -> None:
     rows = [json.loads(line) for line in args.corpus.read_text().splitlines() if line.strip()]
     confusion: Counter[tuple[str, str]] = Counter()
     right: Counter[str] = Counter()
+    fallbacks = 0  # VLM answers that were unusable, so the rules answered
     errors = []
     start = time.perf_counter()
     for row in rows:
@@ -86,6 +87,7 @@ def main() -> None:
             continue
         got = label(command, history)
         confusion[row["expect"], got] += 1
+        fallbacks += command.fallback_reason is not None
         details_match = all(getattr(command, key) == row[key] for key in ("target", "instruction")
                             if key in row)
         if got == row["expect"] and details_match:
@@ -108,7 +110,10 @@ def main() -> None:
     asked = sum(count for (_, got), count in confusion.items() if got == "clarify")
     asked_needlessly = asked - confusion["clarify", "clarify"]
     print(f"\nAsked back (clarify) on {asked} turns ({asked / len(rows):.1%}); "
-          f"{asked_needlessly} of them had a clear meaning in the corpus.\n")
+          f"{asked_needlessly} of them had a clear meaning in the corpus.")
+    if args.interpreter != "rules":
+        print(f"The model's answer was unusable on {fallbacks} turns, where the rules answered.")
+    print()
 
     short = {name: name.replace("refine ", "r.").replace("edit ", "e.") for name in labels}
     print("Confusion (rows: expected, columns: got)\n")

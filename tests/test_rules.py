@@ -438,3 +438,30 @@ def test_undo_and_edit_in_one_message_edits_the_image_before(text, instruction):
 def test_thanks_and_questions_get_a_reply_and_no_edit(text, words):
     command = RULES.interpret(text, None, AFTER_WINTER)
     assert command.action == "help" and words in command.rationale
+
+
+@pytest.mark.parametrize(
+    ("text", "action", "refinement"),
+    [
+        ("go even further", "refine", "stronger"),
+        ("a tiny bit less", "refine", "a bit weaker"),
+        ("calm it down", "refine", "weaker"),
+        ("back to the very beginning", "reset", None),
+        ("start again from the original", "reset", None),
+        ("undo my last edit", "undo", None),
+        ("try once more", "again", None),
+        ("could I see a few variations?", "options", None),
+        ("that was better before, undo", "undo", None),
+    ],
+)
+def test_short_messages_of_one_intents_words_mean_that_intent(text, action, refinement):
+    command = RULES.interpret(text, None, AFTER_WINTER)
+    assert command.action == action
+    if refinement:
+        assert f"{refinement}:" in command.rationale
+
+
+@pytest.mark.parametrize("text", ["make it more blue and less red", "add more trees",
+                                  "make the sky a bit less cloudy", "the other one"])
+def test_messages_with_other_words_are_not_taken_for_adjustments(text):
+    assert RULES.interpret(text, None, AFTER_WINTER).action in ("edit", "clarify")
