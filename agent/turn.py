@@ -325,8 +325,9 @@ def _turns(history: History) -> list[Turn]:
     repeat, also after an undo or a revert; at the original there is none.
     """
     turns = []
+    nodes = {node.id: node for node in history.nodes}
     for node_id in history.head_path[1:]:
-        params = _node(history, node_id).params
+        params = nodes[node_id].params
         command = Command.clamped(
             action="edit", instruction=params.instruction or params.chat_text or "edit",
             text_scale=params.text_scale, image_scale=params.image_scale,
