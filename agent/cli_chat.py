@@ -70,12 +70,14 @@ def run_say(args: argparse.Namespace) -> int:
         result = run_turn(agent, args.session, args.text, on_event=progress)
     if result.options:
         result = _pick(agent, result, args, progress)
-    if result.choices and not args.json:
+    if result.choices and not args.json and sys.stdin.isatty():
         result = _answer(agent, result, args, progress)
     if args.json:
         print(json.dumps(_as_json(result), indent=2))
     else:
         print(result.reply)
+        if result.choices:
+            print(choices_text(result.choices))
     return 0
 
 
@@ -103,12 +105,9 @@ def choices_text(choices: tuple[str, ...]) -> str:
 
 
 def _answer(agent, result: TurnResult, args: argparse.Namespace, progress) -> TurnResult:
-    """Print the question's answers; at a terminal, run the one the person picks as the
-    next turn."""
-    print(result.reply)
-    print(choices_text(result.choices))
-    if not sys.stdin.isatty():
-        return result
+    """Ask the question at the terminal and run the answer picked as the next turn; with
+    none picked, the question stays the result."""
+    print(f"{result.reply}\n{choices_text(result.choices)}", file=sys.stderr)
     answer = input(f"Which one (1–{len(result.choices)}, Enter for none)? ").strip()
     if not answer.isdigit() or not 1 <= int(answer) <= len(result.choices):
         return result

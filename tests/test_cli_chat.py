@@ -39,7 +39,7 @@ def test_an_unclear_message_is_a_question_with_answers_to_type(pixchat, session,
     assert pixchat("say", session, "make it snowy", "--model", model)[0] == 0
     code, out, _ = pixchat("say", session, "hmm, not quite", "--model", model)
     assert code == 0
-    assert "?" in out.splitlines()[0]
+    assert "?" in out.splitlines()[0] and out.count("?") == out.splitlines()[0].count("?")
     assert "  1. undo" in out and "  3. show me options" in out
     code, out, _ = pixchat("say", session, "hmm, not quite", "--model", model, "--json")
     assert json.loads(out)["choices"] == ["undo", "again", "show me options"]
@@ -89,3 +89,16 @@ def test_unknown_interpreter_and_session_are_one_sentence(pixchat, session, mode
     assert code == 1 and err.startswith("error: Unknown interpreter") and "Traceback" not in err
     code, _, err = pixchat("say", "no-such-session", "make it winter", "--model", model)
     assert code == 1 and err.count("\n") == 1
+
+
+def test_at_a_terminal_the_answer_picked_runs_as_the_next_turn(pixchat, session, model,
+                                                              monkeypatch):
+    assert pixchat("say", session, "make it snowy", "--model", model)[0] == 0
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: "1")  # "undo"
+    code, out, err = pixchat("say", session, "hmm", "--model", model)
+    assert code == 0 and "  1. undo" in err
+    assert out.startswith("Going back one step.")
+    code, out, _ = pixchat("history", session, "--json")
+    history = json.loads(out)
+    assert history["session"]["head_id"] == history["session"]["root_id"]
