@@ -39,6 +39,7 @@ ANSWER_FIELDS = (
     "text_scale",
     "image_scale",
     "target",
+    "undo_first",
     "scope",
     "rationale",
 )
@@ -47,7 +48,7 @@ PROMPT = """\
 You control an image editor that applies one written instruction to the image shown.
 Turn the person's message into a command. Answer with one JSON object and nothing else, shaped:
 {{"action": "edit", "instruction": "make it a snowy winter scene", "text_scale": {text_default}, \
-"image_scale": {image_default}, "target": null, "scope": "global", \
+"image_scale": {image_default}, "target": null, "undo_first": false, "scope": "global", \
 "rationale": "one short sentence"}}
 - action: edit (a new change), refine (the last instruction again with other scales), again \
 (the same instruction and scales with a new seed), undo, redo, revert (go to step "target"), \
@@ -60,7 +61,9 @@ what they mean in the earlier turns. Empty for undo, redo, revert, reset and hel
 {text_default}.
 - image_scale: how closely to keep the current image, {image_low:g} to {image_high:g}; \
 this model's default is {image_default}; {image_hints}.
-- target: the step number to revert to (0 is the original), otherwise null.
+- target: the step number to revert to (0 is the original), otherwise null; an edit with a \
+target starts from that step ("go back to step 2 and add a hat").
+- undo_first: true for an edit of the image shown before this one ("undo that and add a hat").
 - scope: "global" for a change of the whole picture, "local" for a change of one part.
 Earlier turns, oldest first:
 {history}
@@ -87,6 +90,7 @@ def answer_schema(limits: ScaleLimits = DEFAULT_LIMITS) -> dict[str, Any]:
               image_scale={"type": "number", "minimum": limits.image_scale[0],
                            "maximum": limits.image_scale[1]},
               target={"anyOf": [step, {"type": "null"}]},
+              undo_first={"type": "boolean"},
               scope={"enum": ["global", "local"]}),
         shape({"const": "revert"}, target=step),
         shape({"enum": ["undo", "redo", "reset", "help", "clarify"]}),

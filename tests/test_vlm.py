@@ -186,13 +186,14 @@ def grammar(tiny_vlm):
     ("answer", "allowed"),
     [
         ('{"action": "edit", "instruction": "add a hat", "text_scale": 7.5, "image_scale": 2, '
-         '"target": null, "scope": "local", "rationale": "A local edit."}', True),
+         '"target": null, "undo_first": true, "scope": "local", "rationale": "A local edit."}',
+         True),
         ('{"action": "revert", "target": 2, "rationale": "Back to step 2."}', True),
         ('{"action": "clarify", "rationale": "Undo, or a new edit?"}', True),
         ('{"action": "edit", "instruction": "add a hat", "text_scale": 40, "image_scale": 2, '
-         '"target": null, "scope": "local", "rationale": ""}', False),
+         '"target": null, "undo_first": false, "scope": "local", "rationale": ""}', False),
         ('{"action": "edit", "instruction": "", "text_scale": 7.5, "image_scale": 2, '
-         '"target": null, "scope": "local", "rationale": ""}', False),
+         '"target": null, "undo_first": false, "scope": "local", "rationale": ""}', False),
         ('{"action": "revert", "target": null, "rationale": ""}', False),
         ('{"action": "paint", "rationale": ""}', False),
         ('{"action": "undo"}', False),
