@@ -23,7 +23,7 @@ from editor.images import load_image
 from .cli_edit import warn
 from .cli_sessions import open_store
 from .command import scale_text
-from .setup import open_agent, open_interpreter
+from .setup import open_agent, open_interpreter, read_region
 from .turn import TurnResult, choose_option, run_turn
 
 
@@ -39,6 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="for options: keep option N (1-based) without asking")
     say.add_argument("--sheet", type=Path, metavar="FILE",
                      help="for options: where to write the contact sheet (default: options.png)")
+    say.add_argument("--mask", type=Path, metavar="PNG",
+                     help="confine the edit to where this mask is white (the image's shape)")
     say.add_argument("--json", action="store_true", help="print the result as JSON")
     say.set_defaults(run=run_say)
 
@@ -64,14 +66,18 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 def run_say(args: argparse.Namespace) -> int:
     store = open_store(args)
     store.get_session(args.owner, args.session)  # an unknown session fails before models load
+    region = None
+    if args.mask:  # a bad mask fails before models load too
+        head = load_image(store.node_image(args.owner, args.session))
+        region = read_region(args.mask, head.size)
     agent = open_agent(store, args.model, args.interpreter, owner=args.owner, steps=args.steps,
                        seed=args.seed, warn=warn)
     with ProgressBar() as progress:
-        result = run_turn(agent, args.session, args.text, on_event=progress)
+        result = run_turn(agent, args.session, args.text, on_event=progress, region=region)
     if result.options:
         result = _pick(agent, result, args, progress)
     if result.choices and not args.json and sys.stdin.isatty():
-        result = _answer(agent, result, args, progress)
+        result = _answer(agent, result, args, progress, region)
     if args.json:
         print(json.dumps(_as_json(result), indent=2))
     else:
@@ -104,14 +110,15 @@ def choices_text(choices: tuple[str, ...]) -> str:
         f"  {number}. {choice}" for number, choice in enumerate(choices, start=1))
 
 
-def _answer(agent, result: TurnResult, args: argparse.Namespace, progress) -> TurnResult:
+def _answer(agent, result: TurnResult, args: argparse.Namespace, progress, region) -> TurnResult:
     """Ask the question at the terminal and run the answer picked as the next turn; with
     none picked, the question stays the result."""
     print(f"{result.reply}\n{choices_text(result.choices)}", file=sys.stderr)
     answer = input(f"Which one (1–{len(result.choices)}, Enter for none)? ").strip()
     if not answer.isdigit() or not 1 <= int(answer) <= len(result.choices):
         return result
-    return run_turn(agent, args.session, result.choices[int(answer) - 1], on_event=progress)
+    return run_turn(agent, args.session, result.choices[int(answer) - 1], on_event=progress,
+                    region=region)
 
 
 def _pick(agent, result: TurnResult, args: argparse.Namespace, progress) -> TurnResult:

@@ -18,12 +18,13 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from editor import SCHEDULERS, EditorError, EditRequest, resize_to
+from editor import SCHEDULERS, EditorError, EditRequest
 from editor.base import StepCallback
+from editor.composite import compose
 from editor.images import load_image
 
 from .command import scale_text
-from .setup import open_editor
+from .setup import open_editor, read_region
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,6 +48,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         metavar="Y",
         help="image guidance: how close to the input (default: the model's)",
+    )
+    edit.add_argument(
+        "--mask", type=Path, metavar="PNG",
+        help="only change the picture where this mask is white (the image's shape, any size)",
     )
     edit.set_defaults(run=run_edit)
 
@@ -94,6 +99,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_out: str) -> N
 
 def run_edit(args: argparse.Namespace) -> int:
     image = load_image(args.image)
+    region = read_region(args.mask, image.size) if args.mask else None
     editor = open_editor(args.model, warn)
     with progress_bar("editing") as on_step:
         result = editor.edit(
@@ -106,10 +112,11 @@ def run_edit(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 scheduler=args.scheduler,
                 on_step=on_step,
+                region=region,
             )
         )
     out = args.out or args.image.with_name(f"{args.image.stem}-edited.png")
-    save(resize_to(result.image, image.size), out)
+    save(compose(image, result, region).image, out)
     print(
         f"wrote {out}: s_T {scale_text(result.text_scale)}, s_I {scale_text(result.image_scale)}, "
         f"seed {result.seed}, "

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 Action = Literal[
     "edit", "refine", "again", "undo", "redo", "revert", "reset", "options", "help", "clarify"
 ]
-Scope = Literal["global", "local"]
+Scope = Literal["global", "local", "background"]
 
 ACTIONS_WITH_INSTRUCTION = ("edit", "refine", "again", "options")
 

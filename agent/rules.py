@@ -275,7 +275,7 @@ EDIT_KINDS = (
         # Before "a local edit": a new background changes most pixels by design, which the
         # drift check would take for a local edit gone wrong.
         "a background change",
-        "global",
+        "background",
         0.0,
         "changes the background and keeps what stands on it",
         r"^(?:make|turn|paint|colou?r|change) the (?:background|backdrop|sky)\b",

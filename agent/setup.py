@@ -10,8 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from PIL import Image
+
 from editor import ModelDefaults, ModelNotFound, load_editor
 from editor.images import load_image, to_png_bytes
+from editor.masks import fit_region
 from editor.models import model_defaults
 from memory import SessionStore
 
@@ -58,6 +61,12 @@ def read_upload(upload: str | Path | bytes) -> bytes:
     """An uploaded image (a path or the file's bytes), checked and decoded, as the PNG a new
     session starts from; raises `ImageError` before anything is stored."""
     return to_png_bytes(load_image(upload))
+
+
+def read_region(upload: str | Path | bytes, size: tuple[int, int]) -> Image.Image:
+    """A mask the person drew (white = may change) for an image of `size`, checked; raises
+    `ImageError` or `EditorError` with one sentence before anything is edited."""
+    return fit_region(load_image(upload), size)
 
 
 def open_agent(

@@ -6,9 +6,11 @@ options → pick | reply.
                ├─► options ──► pick (waits for a choice) ─┤
                └──────────────────────────────────────────┴─► reply
 
-The graph state holds ids and parameters only. Images travel through `Agent.scratch`, keyed
-by the turn's thread id, and land in the session store when a node is committed. Progress
-(the stage, and step i of n while the editor runs) is written to LangGraph's "custom"
+The graph state holds ids and parameters only. Images (the parent, the edits, a mask the
+person drew) travel through `Agent.scratch`, keyed by the turn's thread id, and land in the
+session store when a node is committed. An edit is composed onto its parent at the parent's
+own size before it is checked: outside its mask the parent's pixels stay exactly as they were.
+Progress (the stage, and step i of n while the editor runs) is written to LangGraph's "custom"
 stream; `run_turn` hands each event to the caller's `on_event`, which is how the command
 line draws its progress bar and the app its progress widget.
 """
@@ -27,13 +29,15 @@ from langgraph.types import Command as Resume
 from langgraph.types import interrupt
 from PIL import Image
 
-from editor import Editor, EditRequest, EditResult, resize_to
+from editor import Editor, EditRequest, EditResult
+from editor.composite import Composite, compose
 from editor.grid import default_grid_scales
 from editor.images import load_image, to_png_bytes
 from memory import History, NodeInfo, NotFound, SessionStore
 
-from .checks import Drift, has_drifted, is_better, measure_drift, retry_image_scale
+from .checks import Drift, has_acted, has_drifted, is_better, measure_drift, retry_image_scale
 from .command import DEFAULT_LIMITS, Command, ScaleLimits, Turn, scale_text
+from .errors import AgentError
 from .interpret import Interpreter
 
 EventHandler = Callable[[dict[str, Any]], None]
@@ -69,6 +73,14 @@ class TurnResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     options: PendingOptions | None = None  # set when the person must pick an option
     choices: tuple[str, ...] = ()  # set when the turn asks back: what the person may answer
+
+
+@dataclass
+class Edited:
+    """One edit as the editor returned it, and composed onto its parent at the parent's size."""
+
+    result: EditResult
+    composite: Composite
 
 
 @dataclass
@@ -151,31 +163,34 @@ def build_graph(agent: Agent):
 
     def edit(state: TurnState) -> TurnState:
         command = Command.model_validate(state["command"])
+        scratch = agent.scratch.setdefault(_thread(state), {})
         parent = _image(agent, state["session_id"], state["parent_id"])
         scales = (_text_scale(agent, command), _image_scale(agent, command))
-        result = _run_editor(agent, parent, command, scales, state["seed"], emit)
-        agent.scratch[_thread(state)] = {"parent": parent, "results": [result]}
-        return {"seed": result.seed, "scales": [scales]}
+        edited = _run_editor(agent, parent, command, scales, state["seed"], scratch, emit)
+        scratch.update(parent=parent, results=[edited])
+        return {"seed": edited.result.seed, "scales": [scales]}
 
     def check(state: TurnState) -> TurnState:
         emit({"stage": "checking"})
         command = Command.model_validate(state["command"])
         scratch = agent.scratch[_thread(state)]
         parent, kept = scratch["parent"], scratch["results"][0]
-        drift = measure_drift(kept.image, parent)
+        drift = measure_drift(kept.composite.image, parent, kept.composite.mask)
         retried = ""
-        higher = retry_image_scale(kept.image_scale, agent.limits)
+        higher = retry_image_scale(kept.result.image_scale, agent.limits)
         if has_drifted(drift, command.scope) and higher is not None:
-            scales = (kept.text_scale, higher)
-            retry = _run_editor(agent, parent, command, scales, state["seed"], emit)
-            retry_drift = measure_drift(retry.image, parent)
+            scales = (kept.result.text_scale, higher)
+            retry = _run_editor(agent, parent, command, scales, state["seed"], scratch, emit)
+            retry_drift = measure_drift(retry.composite.image, parent, retry.composite.mask)
             if is_better(retry_drift, drift, command.scope):
                 kept, drift = retry, retry_drift
                 retried = f" It drifted too far at first, so I raised s_I to {scale_text(higher)}."
             else:
                 retried = (f" It drifted; a retry with s_I {scale_text(higher)} was no better, "
                            "so I kept it.")
-        metrics = _drift_metrics(agent, state, kept.image, parent, drift)
+        if not has_acted(drift):
+            retried += " It changed almost nothing; say 'stronger' for a bigger change."
+        metrics = _drift_metrics(agent, state, kept.composite, parent, drift)
         metrics["retried"] = bool(retried)
         scratch["results"] = [kept]
         return {"metrics": metrics, "reply": retried}
@@ -183,8 +198,9 @@ def build_graph(agent: Agent):
     def commit(state: TurnState) -> TurnState:
         command = Command.model_validate(state["command"])
         scratch = agent.scratch.pop(_thread(state))
-        result = scratch["results"][0]
-        node = _commit(agent, state, command, result, state["metrics"], scratch["parent"])
+        edited = scratch["results"][0]
+        result = edited.result
+        node = _commit(agent, state, command, edited, state["metrics"])
         reply = (f"{command.rationale} Used s_T {scale_text(result.text_scale)} (how big a "
                  f"change) and s_I {scale_text(result.image_scale)} (how close to the original)."
                  f"{state['reply']} {ADJUST_HINT}")
@@ -193,18 +209,12 @@ def build_graph(agent: Agent):
     def options(state: TurnState) -> TurnState:
         command = Command.model_validate(state["command"])
         text_scales, image_scales = _grid_scales(agent, command)
+        scratch = agent.scratch.setdefault(_thread(state), {})
         parent = _image(agent, state["session_id"], state["parent_id"])
-        total = agent.steps or agent.editor.defaults.steps
-        request = EditRequest(
-            image=parent, instruction=command.instruction, steps=agent.steps, seed=state["seed"],
-            scheduler=agent.scheduler,
-            on_step=lambda step, _: emit({"stage": "editing", "step": step, "total": total}),
-        )
-        emit({"stage": "editing", "step": 0, "total": total})
+        request = _request(agent, parent, command, None, state["seed"], scratch, emit)
         grid = agent.editor.grid(request, text_scales, image_scales)
         results = [cell for row in grid.results for cell in row]
-        agent.scratch[_thread(state)] = {"parent": parent, "results": results,
-                                         "sheet": grid.sheet}
+        scratch.update(parent=parent, results=results, sheet=grid.sheet)
         return {"seed": results[0].seed,
                 "scales": [(cell.text_scale, cell.image_scale) for cell in results]}
 
@@ -215,8 +225,9 @@ def build_graph(agent: Agent):
             return {"reply": "Kept the image as it was; say 'show me options' to see them again."}
         command = Command.model_validate(state["command"])
         result = scratch["results"][choice]
-        metrics = _drift_metrics(agent, state, result.image, scratch["parent"])
-        node = _commit(agent, state, command, result, metrics, scratch["parent"])
+        edited = Edited(result, compose(scratch["parent"], result, scratch.get("region")))
+        metrics = _drift_metrics(agent, state, edited.composite, scratch["parent"])
+        node = _commit(agent, state, command, edited, metrics)
         return {"node_id": node.id, "changed": True,
                 "reply": f"Using option {choice + 1} of '{command.instruction}': "
                          f"{option_label(result.text_scale, result.image_scale)}. {ADJUST_HINT}"}
@@ -253,14 +264,17 @@ def run_turn(
     text: str,
     on_event: EventHandler | None = None,
     command: Command | None = None,
+    region: Image.Image | None = None,
 ) -> TurnResult:
     """Run one chat turn to its end, or until an options grid waits for a pick.
 
     `command` skips the interpreter: the app's buttons and sliders say exactly what they
     want (e.g. a 'refine' with the sliders' scales); `text` is then what the transcript shows.
+    `region` is a mask the person drew (white = may change): an edit stays inside it.
     """
     agent.store.history(agent.owner, session_id)  # unknown session or owner: fail before work
     thread_id = f"{session_id}:{uuid.uuid4().hex}"
+    agent.scratch[thread_id] = {"region": region}
     state: TurnState = {"session_id": session_id, "text": text}
     if command is not None:
         state["command"] = command.model_dump()
@@ -285,6 +299,8 @@ def _stream(agent: Agent, graph_input: Any, thread_id: str, on_event: EventHandl
         agent.scratch.pop(thread_id, None)
         raise
     snapshot = agent.graph.get_state(config)
+    if not snapshot.next:  # the turn is over (a navigation, a reply): its scratch too
+        agent.scratch.pop(thread_id, None)
     state: TurnState = snapshot.values
     command = Command.model_validate(state["command"])
     if snapshot.next:  # waiting in `pick`
@@ -376,35 +392,53 @@ def _grid_scales(agent: Agent, command: Command) -> tuple[list[float], list[floa
     return default_grid_scales(centre)
 
 
-def _drift_metrics(agent, state, image, parent, from_parent: Drift | None = None) -> dict:
+def _drift_metrics(agent, state, composite: Composite, parent,
+                   from_parent: Drift | None = None) -> dict:
     """The node's metrics: the edit's scope and its drift from the parent and the original."""
     command = Command.model_validate(state["command"])
     original = parent if state["parent_id"] == state["root_id"] else \
         _image(agent, state["session_id"], state["root_id"])
+    from_parent = from_parent or measure_drift(composite.image, parent, composite.mask)
     return {
         "scope": command.scope,
-        "drift_parent": vars(from_parent or measure_drift(image, parent)),
-        "drift_original": vars(measure_drift(image, original)),
+        "drift_parent": vars(from_parent),
+        "drift_original": vars(measure_drift(composite.image, original)),
     }
 
 
-def _run_editor(agent, image, command, scales, seed, emit) -> EditResult:
+def _request(agent, image, command, scales, seed, scratch, emit) -> EditRequest:
+    """The editor request for `command` on `image`; a local edit is confined to where the
+    instruction acts, and to the person's region when they drew one."""
+    region = scratch.get("region")
+    if region is not None and command.scope == "global":
+        raise AgentError(
+            f"A mask limits a local edit, but '{command.instruction}' restyles the whole "
+            "picture; leave the mask out, or say what to change inside it."
+        )
     total = agent.steps or agent.editor.defaults.steps
     emit({"stage": "editing", "step": 0, "total": total})
-    request = EditRequest(
-        image=image, instruction=command.instruction, text_scale=scales[0],
-        image_scale=scales[1], steps=agent.steps, seed=seed, scheduler=agent.scheduler,
+    text_scale, image_scale = scales or (None, None)
+    return EditRequest(
+        image=image, instruction=command.instruction, text_scale=text_scale,
+        image_scale=image_scale, steps=agent.steps, seed=seed, scheduler=agent.scheduler,
         on_step=lambda step, _: emit({"stage": "editing", "step": step, "total": total}),
+        confine=command.scope != "global", region=region,
     )
-    return agent.editor.edit(request)
 
 
-def _commit(agent, state, command, result: EditResult, metrics, parent: Image.Image) -> NodeInfo:
-    """Store `result` as a child of the turn's parent, at the parent image's size."""
+def _run_editor(agent, image, command, scales, seed, scratch, emit) -> Edited:
+    """Edit `image` and compose the result onto it at its own size."""
+    result = agent.editor.edit(_request(agent, image, command, scales, seed, scratch, emit))
+    return Edited(result, compose(image, result, scratch.get("region")))
+
+
+def _commit(agent, state, command, edited: Edited, metrics) -> NodeInfo:
+    """Store the composed edit, and its mask, as a child of the turn's parent."""
     get_stream_writer()({"stage": "saving"})
-    image = resize_to(result.image, parent.size)
+    result = edited.result
     return agent.store.commit_edit(
-        agent.owner, state["session_id"], state["parent_id"], to_png_bytes(image),
+        agent.owner, state["session_id"], state["parent_id"],
+        to_png_bytes(edited.composite.image), mask_png=to_png_bytes(edited.composite.mask),
         chat_text=state["text"], instruction=command.instruction,
         text_scale=result.text_scale, image_scale=result.image_scale, seed=result.seed,
         steps=result.steps, scheduler=result.scheduler, model_id=result.model_id,

@@ -64,7 +64,8 @@ this model's default is {image_default}; {image_hints}.
 - target: the step number to revert to (0 is the original), otherwise null; an edit with a \
 target starts from that step ("go back to step 2 and add a hat").
 - undo_first: true for an edit of the image shown before this one ("undo that and add a hat").
-- scope: "global" for a change of the whole picture, "local" for a change of one part.
+- scope: "global" for a change of the whole picture, "local" for a change of one part,
+  "background" for a new background that keeps what stands on it.
 Earlier turns, oldest first:
 {history}
 Message: {message}"""
@@ -91,7 +92,7 @@ def answer_schema(limits: ScaleLimits = DEFAULT_LIMITS) -> dict[str, Any]:
                            "maximum": limits.image_scale[1]},
               target={"anyOf": [step, {"type": "null"}]},
               undo_first={"type": "boolean"},
-              scope={"enum": ["global", "local"]}),
+              scope={"enum": ["global", "local", "background"]}),
         shape({"const": "revert"}, target=step),
         shape({"enum": ["undo", "redo", "reset", "help", "clarify"]}),
     ]}  # fmt: skip

@@ -10,7 +10,8 @@ A turn counts as understood when its label and those fields all match.
 Labels: an action name (undo, redo, revert, reset, again, options, help, clarify), a
 refinement by what it changes ("refine stronger", "refine weaker", "refine closer",
 "refine further"), or an edit by where it starts and what it may change ("edit global",
-"edit local", "edit from step", "edit after undo"). Target: at least 95 % overall.
+"edit local", "edit background", "edit from step", "edit after undo"). Target: at least 95 %
+overall.
 """
 
 from __future__ import annotations

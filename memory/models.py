@@ -5,8 +5,8 @@ at the upload, `sessions.head_id` at the image the person is looking at, and
 `nodes.redo_child_id` at the child that redo goes to when no view says otherwise. `views`
 links the images the person was shown, each to the one before it, which undo and redo walk;
 `sessions.view_id` is the view of the head. Image bytes live in a blob store
-(`memory.blobs`), keyed by `nodes.image_sha256`. Schema changes go through Alembic
-(`memory/migrations`), never through `create_all`.
+(`memory.blobs`), keyed by `nodes.image_sha256`, and so do edit masks (`nodes.mask_sha256`).
+Schema changes go through Alembic (`memory/migrations`), never through `create_all`.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class SessionRow(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
     root_id: Mapped[int | None] = mapped_column(ForeignKey("nodes.id", use_alter=True))
     head_id: Mapped[int | None] = mapped_column(ForeignKey("nodes.id", use_alter=True))
-    # The head's view. Not a foreign key, so that migration 0002 could add it to an existing
+    # The head's view. Not a foreign key, so that migration 0003 could add it to an existing
     # SQLite table without rebuilding it (a rebuild would cascade-delete every node).
     view_id: Mapped[int | None]
     # Bumped by every UPDATE; an update from a stale copy fails instead of overwriting.
@@ -87,6 +87,9 @@ class NodeRow(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("nodes.id"))
     redo_child_id: Mapped[int | None] = mapped_column(ForeignKey("nodes.id"))
     image_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    # The edit mask (white = changed), a blob like the image; None at the root and on
+    # nodes made before masks were kept.
+    mask_sha256: Mapped[str | None] = mapped_column(String(64))
     width: Mapped[int]
     height: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -102,3 +102,30 @@ def test_at_a_terminal_the_answer_picked_runs_as_the_next_turn(pixchat, session,
     code, out, _ = pixchat("history", session, "--json")
     history = json.loads(out)
     assert history["session"]["head_id"] == history["session"]["root_id"]
+
+
+def test_say_with_a_mask_keeps_the_rest_of_the_picture(pixchat, session, model, tmp_path):
+    mask = tmp_path / "mask.png"
+    left = Image.new("L", (40, 40), 0)
+    left.paste(255, (0, 0, 20, 40))
+    left.save(mask)
+    code, _, err = pixchat("say", session, "make the circle red", "--model", model,
+                           "--mask", str(mask), "--seed", "2")
+    assert code == 0, err
+    out = tmp_path / "now.png"
+    assert pixchat("show", session, "--out", str(out))[0] == 0
+    now = Image.open(out).convert("RGB")
+    assert all(now.getpixel((x, y)) == (38, 64, 242) for x in range(20, 40) for y in range(40))
+
+
+def test_say_with_a_mask_for_a_restyle_is_refused_in_one_sentence(pixchat, session, model,
+                                                                  tmp_path):
+    mask = tmp_path / "mask.png"
+    left = Image.new("L", (40, 40), 0)
+    left.paste(255, (0, 0, 20, 40))
+    left.save(mask)
+    code, _, err = pixchat("say", session, "make it a snowy winter scene", "--model", model,
+                           "--mask", str(mask))
+    assert code != 0 and "restyles the whole picture" in err and "Traceback" not in err
+    _, out, _ = pixchat("history", session, "--json")
+    assert len(json.loads(out)["nodes"]) == 1

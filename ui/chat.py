@@ -19,6 +19,7 @@ from agent.errors import USER_ERRORS
 from agent.turn import Agent, choose_option, run_turn
 from memory import History
 
+from . import region
 from .pictures import picture
 
 STAGES = {
@@ -54,7 +55,7 @@ def show(agent: Agent, history: History) -> None:
     request = PendingTurn(text) if text else st.session_state.pop("pending", None)
     if request is not None:
         with messages:
-            _run(agent, history.session.id, request)
+            _run(agent, history, request)
         st.rerun()
 
 
@@ -84,8 +85,10 @@ def _transcript(agent: Agent, history: History) -> None:
                    "there, nothing is ever lost.")
 
 
-def _run(agent: Agent, session_id: str, request: PendingTurn | PendingChoice) -> None:
-    """Run `request`; a failure is kept in `st.session_state.error` for the next page."""
+def _run(agent: Agent, history: History, request: PendingTurn | PendingChoice) -> None:
+    """Run `request`, an edit limited to the uploaded region if there is one; a failure is
+    kept in `st.session_state.error` for the next page."""
+    session_id = history.session.id
     waiting = st.session_state.pop("options", None)
     st.session_state.pop("choices", None)  # any answer, or another message, ends a question
     if isinstance(request, PendingChoice) and waiting is None:
@@ -101,7 +104,8 @@ def _run(agent: Agent, session_id: str, request: PendingTurn | PendingChoice) ->
             else:
                 if waiting is not None:  # a new turn: the grid is no longer wanted
                     choose_option(agent, waiting["pending"], None)
-                result = run_turn(agent, session_id, request.text, progress, request.command)
+                result = run_turn(agent, session_id, request.text, progress, request.command,
+                                  region=region.current(history))
         except USER_ERRORS as error:
             st.session_state.error = str(error)
             status.update(label="That did not work.", state="error")
