@@ -8,13 +8,16 @@ is `acting_region`. While sampling, a confined edit may change that region grown
 (`latent_region`). The final mask (`edit_mask`) keeps, of that region, the pixels the result
 really changed, relative to the largest change: the first step's map is blurry, so for "make
 the background yellow" it also covers the shapes standing on the background, which the result
-leaves (nearly) alone. Holes of speckle size are filled and the edge is feathered.
+leaves (nearly) alone. The weight rises smoothly with the change, so there is no seam; holes
+of speckle size are filled.
 
 Measured on 60 held-out edits of the demo world (recolour, remove, background) against the
 pixels the exact truth changes: at the first step, with `THRESHOLD`, the acting region holds
-98 % of the changed pixels and 5 % of the unchanged ones. Composed at full size, gating by the
-change (`CHANGE_SHARE`) cut how much the untouched pixels of background edits moved from
-0.051 to 0.010 (0..1), and of recolours from 0.0021 to 0.0009 (`/work` scratch runs, 45 edits).
+98 % of the changed pixels and 5 % of the unchanged ones. Composed at full size, weighing by
+the change (`CHANGE_RAMP`) cut how much the untouched pixels of background edits moved from
+0.051 to 0.002 (0..1), and of recolours from 0.002 to 0.0004, on 45 held-out edits; removes
+land a little less exactly (0.0017 → 0.0028 from the truth), still far better than the raw
+output (0.010).
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from skimage import morphology
 from .errors import EditorError
 
 THRESHOLD = 0.2  # of the relevance map's maximum: where the instruction acts
-CHANGE_SHARE = 0.35  # of the largest change in the result: where the edit changed the picture
+# Shares of the largest change in the result: below the first a pixel is kept as it was,
+# above the second it takes the edit fully, and in between the weight rises smoothly.
+CHANGE_RAMP = (0.4, 0.6)
 GROW = 1  # latent pixels added all round the acting region while sampling
 HOLE = 1 / 64  # holes up to this fraction of the picture are filled (speckle, not objects)
 FEATHER = 0.5  # Gaussian radius (working-size pixels) of the soft edge
@@ -59,13 +64,20 @@ def edit_mask(
     relevance: torch.Tensor, result: np.ndarray, seen: np.ndarray
 ) -> torch.Tensor:
     """The final mask of a confined edit (height, width floats in 0..1) at the result's size:
-    where the instruction acts and the result (h, w, 3 in 0..1) changed what the model saw."""
+    where the instruction acts and the result (h, w, 3 in 0..1) changed what the model saw.
+
+    The weight follows the size of the change through `CHANGE_RAMP`, so a soft-edged change
+    fades out instead of being cut off at a seam; speckle holes are filled.
+    """
     height, width = result.shape[:2]
     change = ndimage.gaussian_filter(np.abs(result - seen).max(axis=2), FEATHER)
-    changed = change >= CHANGE_SHARE * max(change.max(), 1e-6)
-    region = acting_region(relevance, (width, height)) & changed
-    region = morphology.remove_small_holes(region, max_size=round(HOLE * region.size))
-    return feather(region)
+    low, high = (share * max(change.max(), 1e-6) for share in CHANGE_RAMP)
+    weight = np.clip((change - low) / (high - low), 0, 1)
+    weight *= acting_region(relevance, (width, height))
+    region = morphology.remove_small_holes(weight > 0, max_size=round(HOLE * weight.size))
+    weight[region & (weight == 0)] = 1
+    weight[weight < 1 / 255] = 0
+    return torch.from_numpy(weight.astype(np.float32))
 
 
 def feather(region: np.ndarray) -> torch.Tensor:
