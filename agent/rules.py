@@ -4,16 +4,18 @@ It is the deterministic default and the fallback of the VLM interpreter. Every t
 data: add a phrase, a word or a row and the interpreter knows it. A message is checked in this
 order, first match wins:
 
-    empty or too long → help and small talk → navigation → options → again → refinement
-    → "again but stronger" → "go back to step 2 and ..." / "undo and ..." → question → help
-    → vague or only "no" → clarify → mentions undo or back → clarify → edit
+    small talk → empty or too long → help → navigation → options → again → refinement
+    ("again but stronger" too) → a short message of one intent's words → one clause of
+    several ("that was better before, undo") → "go back to step 2 and ..." / "undo and ..."
+    → a question → help → vague, or only "no" → clarify → mentions undo or back → clarify
+    → edit
 
 Phrases are regular expressions matched against the whole message after politeness and
 leading words like "no," or "actually" are removed, lower-cased and stripped of punctuation
 ("No, undo that, please!" → "undo that"). A short message is matched a second time with
 misspelt command words corrected ("udno" → "undo"). Edit kinds and intensity words are
-searched anywhere in the message. Suggested scales are relative
-to the editor model's recommended defaults, so they suit any model.
+searched anywhere in the message. Suggested scales are relative to the editor model's
+recommended defaults, so they suit any model.
 """
 
 from __future__ import annotations
@@ -515,9 +517,9 @@ class RuleInterpreter:
         clauses = [clause for clause in re.split(r"[,;]", text) if clause.strip()]
         if len(clauses) < 2:
             return None
-        for clause in reversed(clauses):
-            others = " ".join(other for other in clauses if other is not clause).lower()
-            key = _DISCOURSE.sub("", phrase_key(clause))
+        for index in reversed(range(len(clauses))):
+            others = " ".join(clauses[:index] + clauses[index + 1:]).lower()
+            key = _DISCOURSE.sub("", phrase_key(clauses[index]))
             if key and not EDIT_VERBS.search(others) and \
                     (command := self._phrase_command(key, history)):
                 return command
