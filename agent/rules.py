@@ -155,8 +155,9 @@ VAGUE = (  # names no clear change: ask back
     r"i meant .+|not the .+|(?:not|no) (?:quite )?(?:good|great|right|it|what i (?:meant|wanted))",
     r"(?:that's |it's |this is )?(?:bad|ugly|wrong|awful|terrible|worse)|e+h+|u+h+|m+e+h+",
 )
-# A short message made only of these words and the words of one intent means that intent:
-# "go even further", "a tiny bit less", "back to the very beginning". Checked in this order.
+# A short message made only of filler words and an intent's words means that intent:
+# "go even further", "a tiny bit less", "back to the very beginning". The first intent in
+# this order wins when several appear.
 WORD_INTENTS: tuple[tuple[str, frozenset[str]], ...] = (
     ("undo", frozenset({"undo", "previous", "revert"})),
     ("redo", frozenset({"redo", "forward"})),
@@ -493,7 +494,9 @@ class RuleInterpreter:
         return self._word_intent(key, history)
 
     def _word_intent(self, key: str, history: Sequence[Turn]) -> Command | None:
-        """The command of a short message made of one intent's words and filler words."""
+        """The command of a short message made of filler words and intent words; where
+        several intents appear, the first in WORD_INTENTS wins ("start again from the
+        original" is a reset)."""
         words = set(key.replace("once more", "again").replace("one more", "again").split())
         if len(key.split()) > INTENT_WORDS_LIMIT:
             return None
