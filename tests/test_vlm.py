@@ -4,6 +4,7 @@ a real (tiny, random) Idefics3 checkpoint run through its own processor, chat te
 they are garbage that takes the fallback path."""
 
 import json
+import sys
 from dataclasses import dataclass
 
 import pytest
@@ -253,6 +254,15 @@ def test_rules_is_the_plain_interpreter():
 def test_an_unknown_interpreter_name_says_which_ones_exist(spec):
     with pytest.raises(InterpreterError, match="use 'rules' or 'vlm:<model id or folder>'"):
         load_interpreter(spec, DEFAULTS)
+
+
+def test_without_the_vlm_extra_the_vlm_interpreter_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "xgrammar", None)  # as if it were not installed
+    monkeypatch.delitem(sys.modules, "agent.vlm")
+    with pytest.raises(InterpreterError) as error:
+        load_interpreter("vlm:any-model", DEFAULTS)
+    assert str(error.value) == ("The VLM interpreter needs xgrammar, which is not installed; "
+                                "install it with pip install 'pixchat[vlm]'.")
 
 
 def test_a_missing_vlm_says_what_to_give(tmp_path):
