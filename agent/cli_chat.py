@@ -4,8 +4,9 @@
     pixchat say SESSION "show me options" --pick 2
     pixchat interpret "could you make it winter?" --json
 
-`say --json` prints {"command", "node_id", "changed", "metrics", "reply"}; `interpret --json`
-prints the command alone.
+`say --json` prints {"command", "node_id", "changed", "metrics", "reply", "choices"};
+`interpret --json` prints the command alone. When a message is unclear the reply is a
+question and "choices" its answers; at a terminal `say` offers them as a numbered list.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from editor.images import load_image
 
 from .cli_edit import save, warn
 from .cli_sessions import open_store
+from .command import scale_text
 from .setup import open_agent, open_interpreter, read_region
 
 if TYPE_CHECKING:
@@ -79,10 +81,14 @@ def run_say(args: argparse.Namespace) -> int:
         result = run_turn(agent, args.session, args.text, on_event=progress, region=region)
     if result.options:
         result = _pick(agent, result.options, args, progress)
+    if result.choices and not args.json and sys.stdin.isatty():
+        result = _answer(agent, result, args, progress, region)
     if args.json:
         print(json.dumps(_as_json(result), indent=2))
     else:
         print(result.reply)
+        if result.choices:
+            print(choices_text(result.choices))
     return 0
 
 
@@ -93,9 +99,33 @@ def run_interpret(args: argparse.Namespace) -> int:
     if args.json:
         print(command.model_dump_json(indent=2))
     else:
-        print(f"{command.action}: {command.instruction or '-'} "
-              f"(s_T {command.text_scale}, s_I {command.image_scale}) — {command.rationale}")
+        scales = ", ".join(f"{name} {scale_text(value)}" for name, value in
+                           (("s_T", command.text_scale), ("s_I", command.image_scale))
+                           if value is not None)
+        print(f"{command.action}: {command.instruction or '-'}"
+              f"{f' ({scales})' if scales else ''} — {command.rationale}")
+        if command.choices:
+            print(choices_text(command.choices))
     return 0
+
+
+def choices_text(choices: tuple[str, ...]) -> str:
+    """The answers to a question, as the person can type them."""
+    return "Answer with one of:\n" + "\n".join(
+        f"  {number}. {choice}" for number, choice in enumerate(choices, start=1))
+
+
+def _answer(agent, result: TurnResult, args: argparse.Namespace, progress, region) -> TurnResult:
+    """Ask the question at the terminal and run the answer picked as the next turn; with
+    none picked, the question stays the result."""
+    from .turn import run_turn
+
+    print(f"{result.reply}\n{choices_text(result.choices)}", file=sys.stderr)
+    answer = input(f"Which one (1–{len(result.choices)}, Enter for none)? ").strip()
+    if not answer.isdigit() or not 1 <= int(answer) <= len(result.choices):
+        return result
+    return run_turn(agent, args.session, result.choices[int(answer) - 1], on_event=progress,
+                    region=region)
 
 
 def _pick(agent, options: PendingOptions, args: argparse.Namespace, progress) -> TurnResult:
@@ -129,6 +159,7 @@ def _as_json(result: TurnResult) -> dict:
         "changed": result.changed,
         "metrics": result.metrics,
         "reply": result.reply,
+        "choices": list(result.choices),
     }
 
 

@@ -20,9 +20,9 @@ from tqdm import tqdm
 
 from editor import SCHEDULERS, EditorError, EditRequest
 from editor.base import StepCallback
-from editor.composite import compose
 from editor.images import load_image
 
+from .command import scale_text
 from .setup import open_editor, read_region
 
 
@@ -97,6 +97,8 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_out: str) -> N
 
 
 def run_edit(args: argparse.Namespace) -> int:
+    from editor.composite import compose  # torch loads only where an edit is made
+
     image = load_image(args.image)
     region = read_region(args.mask, image.size) if args.mask else None
     editor = open_editor(args.model, warn)
@@ -117,7 +119,8 @@ def run_edit(args: argparse.Namespace) -> int:
     out = args.out or args.image.with_name(f"{args.image.stem}-edited.png")
     save(compose(image, result, region).image, out)
     print(
-        f"wrote {out}: s_T {result.text_scale:g}, s_I {result.image_scale:g}, seed {result.seed}, "
+        f"wrote {out}: s_T {scale_text(result.text_scale)}, s_I {scale_text(result.image_scale)}, "
+        f"seed {result.seed}, "
         f"{result.steps} steps ({result.scheduler}), model {result.model_id}, "
         f"{result.timings['total']:.1f} s"
     )
@@ -141,8 +144,8 @@ def run_grid(args: argparse.Namespace) -> int:
     save(grid.sheet, out)
     first = grid.results[0][0]
     print(
-        f"wrote {out}: rows s_T {', '.join(f'{s:g}' for s in grid.text_scales)}; "
-        f"columns s_I {', '.join(f'{s:g}' for s in grid.image_scales)}; seed {first.seed}, "
+        f"wrote {out}: rows s_T {', '.join(map(scale_text, grid.text_scales))}; "
+        f"columns s_I {', '.join(map(scale_text, grid.image_scales))}; seed {first.seed}, "
         f"{first.steps} steps ({first.scheduler}), model {first.model_id}, "
         f"{first.timings['total']:.1f} s"
     )

@@ -24,6 +24,7 @@ from pathlib import Path
 from editor.images import load_image
 from memory import History, NavigationResult, NodeInfo, SessionStore, StoreError, to_json
 
+from .command import scale_text
 from .history_tree import tree_rows
 from .setup import read_upload
 
@@ -224,8 +225,9 @@ def _describe(node: NodeInfo) -> str:
         return f"original {node.width}×{node.height}"
     params = node.params
     parts = [repr(params.instruction or params.chat_text)]
-    for label, value in [("s_T", params.text_scale), ("s_I", params.image_scale),
-                         ("seed", params.seed)]:
+    for label, value in [("s_T", params.text_scale), ("s_I", params.image_scale)]:
         if value is not None:
-            parts.append(f"{label} {value:g}")
+            parts.append(f"{label} {scale_text(value)}")
+    if params.seed is not None:
+        parts.append(f"seed {params.seed}")
     return "  ".join(parts)

@@ -37,7 +37,7 @@ from editor.images import load_image, to_png_bytes
 from memory import History, NodeInfo, NotFound, SessionStore
 
 from .checks import Drift, has_acted, has_drifted, is_better, measure_drift, retry_image_scale
-from .command import DEFAULT_LIMITS, Command, ScaleLimits, Turn
+from .command import DEFAULT_LIMITS, Command, ScaleLimits, Turn, scale_text
 from .errors import AgentError
 from .interpret import Interpreter
 
@@ -73,6 +73,7 @@ class TurnResult:
     changed: bool  # a new image state was committed
     metrics: dict[str, Any] = field(default_factory=dict)
     options: PendingOptions | None = None  # set when the person must pick an option
+    choices: tuple[str, ...] = ()  # set when the turn asks back: what the person may answer
 
 
 @dataclass
@@ -88,6 +89,7 @@ class PendingOptions:
     """An options grid waiting for the person's choice (`choose_option`)."""
 
     thread_id: str
+    instruction: str  # what every option edits, for the caption
     sheet: Image.Image  # the labelled contact sheet
     labels: list[str]  # "s_T 5 · s_I 1.5", in reading order (rows s_T, columns s_I)
 
@@ -132,6 +134,9 @@ def build_graph(agent: Agent):
             except NotFound as error:
                 command = Command(action="help", rationale=str(error))
         agent.store.add_message(agent.owner, state["session_id"], "user", state["text"])
+        if command.action == "edit" and command.undo_first:  # "undo that and make it blue"
+            agent.store.undo(agent.owner, state["session_id"])
+            history = agent.store.history(agent.owner, state["session_id"])
         parent_id, seed = _starting_point(history, command, agent.seed)
         return {"command": command.model_dump(), "node_id": head.id, "changed": False,
                 "root_id": history.session.root_id, "parent_id": parent_id, "seed": seed}
@@ -151,7 +156,10 @@ def build_graph(agent: Agent):
             result = agent.store.revert(agent.owner, session_id, state["parent_id"])
         else:
             result = getattr(agent.store, command.action)(agent.owner, session_id)
-        reply = command.rationale if result.moved else result.message
+        reply = result.message
+        if result.moved:  # undo and redo also say where they went: it is not always the parent
+            reply = command.rationale if command.action in ("revert", "reset") else \
+                f"{command.rationale} {result.message}"
         return {"node_id": result.node.id, "reply": reply}
 
     def edit(state: TurnState) -> TurnState:
@@ -177,9 +185,10 @@ def build_graph(agent: Agent):
             retry_drift = measure_drift(retry.composite.image, parent, retry.composite.mask)
             if is_better(retry_drift, drift, command.scope):
                 kept, drift = retry, retry_drift
-                retried = f" It drifted too far at first, so I raised s_I to {higher:g}."
+                retried = f" It drifted too far at first, so I raised s_I to {scale_text(higher)}."
             else:
-                retried = f" It drifted; a retry with s_I {higher:g} was no better, so I kept it."
+                retried = (f" It drifted; a retry with s_I {scale_text(higher)} was no better, "
+                           "so I kept it.")
         if not has_acted(drift):
             retried += " It changed almost nothing; say 'stronger' for a bigger change."
         metrics = _drift_metrics(agent, state, kept.composite, parent, drift)
@@ -193,9 +202,9 @@ def build_graph(agent: Agent):
         edited = scratch["results"][0]
         result = edited.result
         node = _commit(agent, state, command, edited, state["metrics"])
-        reply = (f"{command.rationale} Used s_T {result.text_scale:g} (how big a change) and "
-                 f"s_I {result.image_scale:g} (how close to the original).{state['reply']} "
-                 f"{ADJUST_HINT}")
+        reply = (f"{command.rationale} Used s_T {scale_text(result.text_scale)} (how big a "
+                 f"change) and s_I {scale_text(result.image_scale)} (how close to the original)."
+                 f"{state['reply']} {ADJUST_HINT}")
         return {"node_id": node.id, "changed": True, "reply": reply}
 
     def options(state: TurnState) -> TurnState:
@@ -221,8 +230,8 @@ def build_graph(agent: Agent):
         metrics = _drift_metrics(agent, state, edited.composite, scratch["parent"])
         node = _commit(agent, state, command, edited, metrics)
         return {"node_id": node.id, "changed": True,
-                "reply": f"Using option {choice + 1}: s_T {result.text_scale:g}, "
-                         f"s_I {result.image_scale:g}. {ADJUST_HINT}"}
+                "reply": f"Using option {choice + 1} of '{command.instruction}': "
+                         f"{option_label(result.text_scale, result.image_scale)}. {ADJUST_HINT}"}
 
     def reply(state: TurnState) -> TurnState:
         command = Command.model_validate(state["command"])
@@ -300,11 +309,17 @@ def _stream(agent: Agent, graph_input: Any, thread_id: str, on_event: EventHandl
     command = Command.model_validate(state["command"])
     if snapshot.next:  # waiting in `pick`
         scratch = agent.scratch[thread_id]
-        labels = [f"s_T {s_t:g} · s_I {s_i:g}" for s_t, s_i in state["scales"]]
+        labels = [option_label(s_t, s_i) for s_t, s_i in state["scales"]]
         return TurnResult(command, command.rationale, state["node_id"], False,
-                          options=PendingOptions(thread_id, scratch["sheet"], labels))
+                          options=PendingOptions(thread_id, command.instruction,
+                                                 scratch["sheet"], labels))
     return TurnResult(command, state["reply"], state["node_id"], state["changed"],
-                      state.get("metrics", {}))
+                      state.get("metrics", {}), choices=command.choices)
+
+
+def option_label(text_scale: float, image_scale: float) -> str:
+    """How an option is named in replies and under its button: "s_T 5 · s_I 1.5"."""
+    return f"s_T {scale_text(text_scale)} · s_I {scale_text(image_scale)}"
 
 
 # --- helpers --------------------------------------------------------------------------
@@ -324,14 +339,15 @@ def _image(agent: Agent, session_id: str, node_id: int) -> Image.Image:
 
 
 def _turns(history: History) -> list[Turn]:
-    """The session's edits in the order they were made, as the interpreter's history.
+    """The edits that made the image shown now, oldest first, as the interpreter's history.
 
-    The last one is what 'stronger', 'again' and 'show me options' repeat, also after an
-    undo or a reset.
+    The last one, the image's own edit, is what 'stronger', 'again' and 'show me options'
+    repeat, also after an undo or a revert; at the original there is none.
     """
     turns = []
-    for node in history.nodes[1:]:
-        params = node.params
+    nodes = {node.id: node for node in history.nodes}
+    for node_id in history.head_path[1:]:
+        params = nodes[node_id].params
         command = Command.clamped(
             action="edit", instruction=params.instruction or params.chat_text or "edit",
             text_scale=params.text_scale, image_scale=params.image_scale,

@@ -22,6 +22,8 @@ output (0.010).
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -103,7 +105,7 @@ def fit_region(region: Image.Image, size: tuple[int, int]) -> Image.Image:
             "draw the mask over the image itself so their shapes match."
         )
     grey = region.convert("L").resize(size, Image.Resampling.BILINEAR)
-    lowest, highest = grey.getextrema()
+    lowest, highest = cast(tuple[int, int], grey.getextrema())  # one band: (low, high)
     if highest < 128:
         raise EditorError(
             "The mask is all black, so nothing may change; paint white where the edit may act."
@@ -112,7 +114,7 @@ def fit_region(region: Image.Image, size: tuple[int, int]) -> Image.Image:
         raise EditorError(
             "The mask is all white, so it limits nothing; leave it out to edit the whole picture."
         )
-    return grey.point(lambda value: 255 if value >= 128 else 0)
+    return grey.point([0] * 128 + [255] * 128)  # white from mid-grey up
 
 
 def region_at(region: Image.Image, size: tuple[int, int]) -> torch.Tensor:

@@ -259,7 +259,7 @@ class Pix2PixEditor:
         weighed = [index for index in range(3) if weights[:, index].any()]
         weights = weights.T.reshape(3, count, 1, 1, 1).to(self.device, self.dtype)
         input_latents = image_latents * self.vae.config.scaling_factor
-        keep_region = None
+        keep_region, relevance = None, torch.empty(0)  # set by the first step
 
         total = len(sampler.timesteps)
         for step, t in enumerate(sampler.timesteps, start=1):

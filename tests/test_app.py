@@ -171,7 +171,8 @@ def test_undo_and_redo_move_between_the_original_and_the_edit(store):
     assert shown(app) == (original_url, "Step 0: the original, 32×32")
     assert head(store, session.id).id == session.root_id
     assert app.button(key="undo").disabled and not app.button(key="redo").disabled
-    assert transcript(app)[-2:] == ["undo", "Going back one step."]
+    assert transcript(app)[-2:] == ["undo", "Going back one step. Now at step 0: the original "
+                                    "image."]
 
     app.button(key="redo").click().run()
 
@@ -214,8 +215,9 @@ def test_show_options_then_use_this_keeps_that_option(store):
     session, edit, app = options_waiting(store)
 
     choices = option_buttons(app)
-    assert len(choices) == 9 and all(button.label == "Use this" for button in choices)
-    assert any(image.captions[0].startswith("Options:") for image in app.image)
+    assert len(choices) == 9 and all(button.label == f"Use {button.help}" for button in choices)
+    assert any(image.captions[0].startswith("Options for 'make the circle blue': rows s_T")
+               for image in app.image)
     assert head(store, session.id).id == edit.id  # nothing kept before a pick
     label = app.button(key="use_option_2").help  # first row (s_T low), last column (s_I high)
 
@@ -227,6 +229,26 @@ def test_show_options_then_use_this_keeps_that_option(store):
     assert chosen.params.text_scale < 3.0 and chosen.params.image_scale > 1.5
     assert not option_buttons(app)
     assert transcript(app)[-1].startswith("Using option 3")
+
+
+def test_a_vague_message_is_asked_back_and_an_answer_button_runs_it(store):
+    session = store.create_session(OWNER, scene_png(), "scene")
+    add_edit(store, session, session.root_id, "blue")
+    app = open_app()
+
+    app.chat_input(key="chat").set_value("hmm, not quite").run()
+
+    assert "?" in transcript(app)[-1]
+    answers = [button.label for button in app.button if button.key.startswith("choice_")]
+    assert answers == ["undo", "again", "show me options"]
+    assert len(store.history(OWNER, session.id).nodes) == 2  # nothing was edited
+
+    app.button(key="choice_0").click().run()
+
+    assert head(store, session.id).id == session.root_id
+    assert transcript(app)[-2] == "undo"
+    assert not [button for button in app.button if button.key.startswith("choice_")]
+    assert not app.error and not app.exception
 
 
 def test_show_what_changed_tints_the_edited_region_and_says_when_there_is_none(store):

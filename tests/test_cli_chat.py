@@ -35,6 +35,18 @@ def session(pixchat, tmp_path):
     return out.strip().splitlines()[-1]
 
 
+def test_an_unclear_message_is_a_question_with_answers_to_type(pixchat, session, model):
+    assert pixchat("say", session, "make it snowy", "--model", model)[0] == 0
+    code, out, _ = pixchat("say", session, "hmm, not quite", "--model", model)
+    assert code == 0
+    assert "?" in out.splitlines()[0] and out.count("?") == out.splitlines()[0].count("?")
+    assert "  1. undo" in out and "  3. show me options" in out
+    code, out, _ = pixchat("say", session, "hmm, not quite", "--model", model, "--json")
+    assert json.loads(out)["choices"] == ["undo", "again", "show me options"]
+    code, out, _ = pixchat("history", session, "--json")
+    assert len(json.loads(out)["nodes"]) == 2  # nothing was edited
+
+
 def test_say_runs_a_turn_and_prints_json(pixchat, session, model):
     code, out, err = pixchat("say", session, "make it snowy", "--model", model, "--json")
     assert code == 0
@@ -104,6 +116,19 @@ def test_unknown_interpreter_and_session_are_one_sentence(pixchat, session, mode
     assert code == 1 and err.startswith("error: Unknown interpreter") and "Traceback" not in err
     code, _, err = pixchat("say", "no-such-session", "make it winter", "--model", model)
     assert code == 1 and err.count("\n") == 1
+
+
+def test_at_a_terminal_the_answer_picked_runs_as_the_next_turn(pixchat, session, model,
+                                                              monkeypatch):
+    assert pixchat("say", session, "make it snowy", "--model", model)[0] == 0
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: "1")  # "undo"
+    code, out, err = pixchat("say", session, "hmm", "--model", model)
+    assert code == 0 and "  1. undo" in err
+    assert out.startswith("Going back one step.")
+    code, out, _ = pixchat("history", session, "--json")
+    history = json.loads(out)
+    assert history["session"]["head_id"] == history["session"]["root_id"]
 
 
 def test_say_with_a_mask_keeps_the_rest_of_the_picture(pixchat, session, model, tmp_path):

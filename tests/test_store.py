@@ -264,6 +264,55 @@ def test_revert_and_reset_move_the_head_and_redo_retraces_the_way(store: Session
     assert d.parent_id == a.id
 
 
+def test_undo_goes_back_to_the_image_shown_before_not_to_the_tree_parent(
+    store: SessionStore,
+) -> None:
+    # "make it winter", then "a bit less": a sibling of the first attempt, shown after it.
+    session = store.create_session(OWNER, ORIGINAL)
+    winter = store.commit_edit(OWNER, session.id, session.root_id, WINTER)
+    less = store.commit_edit(OWNER, session.id, session.root_id, MORE_SNOW)
+
+    assert store.undo(OWNER, session.id).node.id == winter.id
+    assert store.undo(OWNER, session.id).node.id == session.root_id
+    assert store.undo(OWNER, session.id).moved is False
+    assert store.redo(OWNER, session.id).node.id == winter.id
+    assert store.redo(OWNER, session.id).node.id == less.id
+
+    # A revert is one more image shown: undo returns to where the person was.
+    store.revert(OWNER, session.id, session.root_id)
+    assert store.undo(OWNER, session.id).node.id == less.id
+    # Steps keep their numbers; the tree is unchanged.
+    history = store.history(OWNER, session.id)
+    assert [node.id for node in history.nodes] == [session.root_id, winter.id, less.id]
+    assert history.step_of(less.id) == 2
+
+
+def test_an_edit_after_undo_drops_the_images_ahead_from_redo(store: SessionStore) -> None:
+    session = store.create_session(OWNER, ORIGINAL)
+    winter = store.commit_edit(OWNER, session.id, session.root_id, WINTER)
+    less = store.commit_edit(OWNER, session.id, session.root_id, MORE_SNOW)
+    store.undo(OWNER, session.id)
+    hat = store.commit_edit(OWNER, session.id, winter.id, HAT)
+
+    assert store.redo(OWNER, session.id).moved is False
+    assert [store.undo(OWNER, session.id).node.id for _ in range(2)] == [winter.id,
+                                                                         session.root_id]
+    assert store.node_image(OWNER, session.id, less.id) == MORE_SNOW  # kept in the tree
+    assert hat.parent_id == winter.id
+
+
+def test_an_imported_session_undoes_along_its_tree(store: SessionStore, tmp_path) -> None:
+    session = store.create_session(OWNER, ORIGINAL)
+    winter = store.commit_edit(OWNER, session.id, session.root_id, WINTER)
+    store.commit_edit(OWNER, session.id, session.root_id, MORE_SNOW)
+    copy = store.import_session(OWNER, store.export_session(OWNER, session.id,
+                                                            tmp_path / "s.zip"))
+    assert store.undo(OWNER, copy.id).node.id == copy.root_id  # nothing shown: the parent
+    assert store.redo(OWNER, copy.id).node.params == store.history(
+        OWNER, session.id).nodes[2].params
+    assert winter.parent_id == session.root_id
+
+
 def test_history_has_every_node_parents_first(store: SessionStore) -> None:
     session = store.create_session(OWNER, ORIGINAL)
     parent = session.root_id
@@ -664,6 +713,9 @@ def test_a_database_from_before_masks_upgrades_and_keeps_its_nodes(
     assert store.node_image(OWNER, "old") == WINTER and store.node_mask(OWNER, "old") is None
     hat = store.commit_edit(OWNER, "old", ids[2], HAT, mask_png=HAT_MASK)
     assert store.node_mask(OWNER, "old", hat.id) == HAT_MASK
+    # No image was shown before the upgrade: undo walks the tree up, redo comes back down.
+    assert [store.undo(OWNER, "old").node.id for _ in range(2)] == [ids[2], ids[1]]
+    assert [store.redo(OWNER, "old").node.id for _ in range(2)] == [ids[2], hat.id]
     store.close()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from agent.command import Command
+from agent.turn import option_label
 from editor.demo.world import random_scene, render_image
 from editor.images import to_png_bytes
 from memory import NodeInfo
@@ -52,6 +53,6 @@ def describe(node: NodeInfo) -> str:
     params = node.params
     if node.parent_id is None:
         return f"the original, {node.width}×{node.height}"
-    scales = f"s_T {params.text_scale:g} · s_I {params.image_scale:g}" \
+    scales = option_label(params.text_scale, params.image_scale) \
         if params.text_scale is not None and params.image_scale is not None else ""
     return f"'{params.instruction or params.chat_text}' {scales}".strip()

@@ -72,7 +72,14 @@ def _transcript(agent: Agent, history: History) -> None:
     waiting = st.session_state.get("options")
     if waiting is not None and waiting["session_id"] == session_id:
         st.chat_message("assistant").markdown(
-            "Pick one of the options under the image with **Use this**, or **None of these**.")
+            "Pick one of the options under the image with its **Use** button, or "
+            "**None of these**.")
+    asked = st.session_state.get("choices")
+    if asked is not None and asked["session_id"] == session_id:
+        with st.container(horizontal=True):  # the answers to the question just asked
+            for index, choice in enumerate(asked["choices"]):
+                st.button(choice, key=f"choice_{index}", on_click=queue,
+                          args=(PendingTurn(choice),))
     if not history.nodes[1:]:
         st.caption("Say what to change in the box below; undo, redo and history are always "
                    "there, nothing is ever lost.")
@@ -83,6 +90,7 @@ def _run(agent: Agent, history: History, request: PendingTurn | PendingChoice) -
     kept in `st.session_state.error` for the next page."""
     session_id = history.session.id
     waiting = st.session_state.pop("options", None)
+    st.session_state.pop("choices", None)  # any answer, or another message, ends a question
     if isinstance(request, PendingChoice) and waiting is None:
         return  # a second click on an option already taken
     with st.chat_message("user"):
@@ -105,6 +113,8 @@ def _run(agent: Agent, history: History, request: PendingTurn | PendingChoice) -
         status.update(label="Done.", state="complete")
     if result.options is not None:
         st.session_state.options = {"session_id": session_id, "pending": result.options}
+    if result.choices:
+        st.session_state.choices = {"session_id": session_id, "choices": result.choices}
 
 
 def _choice_text(choice: PendingChoice) -> str:

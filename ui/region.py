@@ -34,6 +34,8 @@ def show(history: History, head_png: bytes) -> None:
     except USER_ERRORS as error:
         st.error(f"{upload.name} cannot limit the edit: {error}")
         return
+    if region is None:
+        return
     picture(region_overlay(head_png, to_png_bytes(region)), width=160,
             caption="The next edits may change only the tinted part.")
 
