@@ -281,7 +281,8 @@ EDIT_KINDS = (
         "background",
         0.0,
         "changes the background and keeps what stands on it",
-        r"^(?:make|turn|paint|colou?r|change) the (?:background|backdrop|sky)\b",
+        r"^(?:make|turn|paint|colou?r|change|set) the (?:background|backdrop|sky)\b"
+        r"|^(?:a |an )?(?:" + COLOURS + r") (?:background|backdrop|sky)$",
     ),
     EditKind(
         # Before "a local edit": fog or rain is added to the whole picture.
@@ -298,7 +299,9 @@ EDIT_KINDS = (
         "protects the rest of the picture",
         r"^(?:add|put|place|insert|remove|delete|erase|get rid of|take (?:out|away)|replace|swap"
         r"|give (?:the|a|an))\b"
-        r"|^(?:make|turn|paint|colou?r) the \w+(?: \w+)? (?:" + COLOURS + r")\b"
+        r"|^(?:make|turn|paint|colou?r|recolou?r) the \w+(?: \w+)? (?:" + COLOURS + r")\b"
+        r"|^the \w+(?: \w+)? should be (?:" + COLOURS + r")\b"
+        r"|^(?:move|shift|push|nudge|drag) the \w+"
         r"|^change the \w+(?: \w+)? (?:to|into)\b"
         r"|^make the (?!picture|image|photo)\w+(?: \w+)? (?:a bit |a little |much )?"
         r"(?:bigger|smaller|larger|wider|taller|shorter|thinner|rounder)\b",

@@ -465,3 +465,18 @@ def test_short_messages_of_one_intents_words_mean_that_intent(text, action, refi
                                   "make the sky a bit less cloudy", "the other one"])
 def test_messages_with_other_words_are_not_taken_for_adjustments(text):
     assert RULES.interpret(text, None, AFTER_WINTER).action in ("edit", "clarify")
+
+
+WORLD_SCOPES = {"recolour": "local", "remove": "local", "move": "local",
+                "background": "background", "darken": "global", "brighten": "global"}
+
+
+@pytest.mark.parametrize("kind", sorted(WORLD_SCOPES))
+def test_every_phrasing_of_the_demo_world_gets_the_scope_its_edit_needs(kind):
+    # A local or background edit read as a restyle would repaint what it should keep.
+    from editor.demo import world
+
+    for phrasing in world.PHRASINGS[kind]:
+        text = phrasing.format(shape="circle", colour="blue", direction="left")
+        command = RULES.interpret(text)
+        assert (command.action, command.scope) == ("edit", WORLD_SCOPES[kind]), text
