@@ -16,8 +16,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tqdm import tqdm
-
 from editor.images import load_image
 
 from .cli_edit import save, warn
@@ -25,6 +23,8 @@ from .cli_sessions import open_store
 from .setup import open_agent, open_interpreter
 
 if TYPE_CHECKING:
+    from tqdm import tqdm
+
     from .turn import PendingOptions, TurnResult
 
 
@@ -140,6 +140,8 @@ class ProgressBar:
             return
         if self.bar is None or event["step"] == 0:
             self.close()
+            from tqdm import tqdm
+
             self.bar = tqdm(total=event["total"], desc=event["stage"], unit="step")
         self.bar.update(event["step"] - self.bar.n)
 
