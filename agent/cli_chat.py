@@ -17,8 +17,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tqdm import tqdm
-
 from editor.images import load_image
 
 from .cli_edit import save, warn
@@ -27,6 +25,8 @@ from .command import scale_text
 from .setup import open_agent, open_interpreter, read_region
 
 if TYPE_CHECKING:
+    from tqdm import tqdm
+
     from .turn import PendingOptions, TurnResult
 
 
@@ -177,6 +177,8 @@ class ProgressBar:
             return
         if self.bar is None or event["step"] == 0:
             self.close()
+            from tqdm import tqdm
+
             self.bar = tqdm(total=event["total"], desc=event["stage"], unit="step")
         self.bar.update(event["step"] - self.bar.n)
 

@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from PIL import Image
-from tqdm import tqdm
 
 from editor import SCHEDULERS, EditorError, EditRequest
 from editor.base import StepCallback
@@ -160,6 +159,8 @@ def warn(message: str) -> None:
 @contextmanager
 def progress_bar(description: str) -> Iterator[StepCallback]:
     """A tqdm bar on stderr, advanced by the editor's per-step callback."""
+    from tqdm import tqdm
+
     with tqdm(desc=description, unit="step") as bar:
 
         def on_step(step: int, total: int) -> None:

@@ -41,7 +41,7 @@ def load_editor(name: str = "demo", device=None, dtype=None) -> Pix2PixEditor:
     """The editor for a model name (`ip2p`, `magicbrush`, `demo`), local folder or hub id.
 
     `device` and `dtype` (torch's, or their names) default to CUDA float16 when present,
-    else CPU float32. On the CPU, torch gets `threads.threads_per_edit()` threads.
+    else CPU float32. torch gets `threads.threads_per_edit()` CPU threads.
     """
     from .pix2pix import Pix2PixEditor
 
