@@ -69,7 +69,7 @@ def run_edits(editor: Pix2PixEditor, edits, pairs, seed, scheduler) -> dict:
     for index, edit in enumerate(edits):
         text = editor.encode_instruction(edit.instruction)
         image = editor.encode_image(world.render_image(edit.before), size)
-        latents = editor.denoise(text, image, pairs, steps=20, seed=seed + index,
+        latents, _ = editor.denoise(text, image, pairs, steps=20, seed=seed + index,
                                  scheduler=scheduler)
         pixels = editor.image_processor.pt_to_numpy(editor.decode(latents))
         for pair, output in zip(pairs, editor.image_processor.numpy_to_pil(pixels), strict=True):

@@ -38,13 +38,20 @@ class EditRequest:
     seed: int | None = None  # None: a random seed is chosen and returned in the result
     scheduler: str | None = None  # one of SCHEDULERS
     on_step: StepCallback | None = None
+    # A local edit: only where the instruction acts may change (the rest is held to the input
+    # while sampling and kept exactly when composed). False lets the whole picture change.
+    confine: bool = False
+    region: Image.Image | None = None  # the person's mask, white = may change; implies confine
 
 
 @dataclass
 class EditResult:
-    """The edited image at working size, with everything needed to reproduce it."""
+    """The edited image at working size, with everything needed to reproduce it and to bring
+    it to the input's own size (`editor.compose`)."""
 
     image: Image.Image
+    seen: Image.Image  # the input as the model reproduces it at working size (VAE round trip)
+    mask: Image.Image  # "L" at working size: white where the edit may change the picture
     model_id: str
     revision: str | None
     scheduler: str

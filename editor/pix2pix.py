@@ -44,6 +44,7 @@ from .base import (
 from .errors import Cancelled, EditorError, ModelNotFound
 from .grid import GridResult, contact_sheet, default_grid_scales
 from .images import to_rgb
+from .masks import fit_region, region_at, relevance_mask
 from .models import locate_model, recommended_defaults
 from .resolution import working_size
 
@@ -215,9 +216,18 @@ class Pix2PixEditor:
         steps: int,
         seed: int,
         scheduler: str,
+        confine: bool = False,
+        region: torch.Tensor | None = None,
         on_step: StepCallback | None = None,
-    ) -> torch.Tensor:
-        """Sample one latent per (s_T, s_I) pair, all in one batch, from the same seed."""
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sample one latent per (s_T, s_I) pair, all in one batch, from the same seed.
+
+        Also returns each pair's relevance map (count, h, w): how much the instruction changes
+        the first step's noise prediction, which is where it acts. With `confine`, after every
+        step the latents outside that region (and outside `region`, the person's mask at
+        latent size) are put back to the input's, noised to the next step's level, as Blended
+        Latent Diffusion does: a local edit cannot wander.
+        """
         if scheduler not in self.schedulers:
             raise EditorError(
                 f"Unknown scheduler '{scheduler}'; choose one of: {', '.join(SCHEDULERS)}."
@@ -228,35 +238,61 @@ class Pix2PixEditor:
         count = len(scales)
         generators = [torch.Generator("cpu").manual_seed(seed) for _ in scales]
         shape = (count, self.vae.config.latent_channels, *image_latents.shape[-2:])
-        latents = randn_tensor(shape, generator=generators, device=self.device, dtype=self.dtype)
-        latents = latents * sampler.init_noise_sigma
+        start_noise = randn_tensor(shape, generator=generators, device=self.device,
+                                   dtype=self.dtype)
+        latents = start_noise * sampler.init_noise_sigma
 
         # The three conditions and each pair's weight for them: (image, instruction) s_T,
         # (image, empty text) s_I - s_T, (no image, empty text) 1 - s_I. Only the conditions
-        # some pair weighs run, each repeated for every pair.
+        # some pair weighs run; the first step also runs the first two, whatever their
+        # weights, since their difference is the relevance map.
         instruction, empty_text = text_embeddings.chunk(2)
-        no_image = torch.zeros_like(image_latents)
         conditions = [(image_latents, instruction), (image_latents, empty_text),
-                      (no_image, empty_text)]
+                      (torch.zeros_like(image_latents), empty_text)]
         weights = torch.tensor([[s_t, s_i - s_t, 1 - s_i] for s_t, s_i in scales])
-        used = [index for index in range(3) if weights[:, index].any()]
-        image_conditions = torch.cat([conditions[index][0] for index in used])
-        image_conditions = image_conditions.repeat_interleave(count, dim=0)
-        text_conditions = torch.cat([conditions[index][1] for index in used])
-        text_conditions = text_conditions.repeat_interleave(count, dim=0)
-        weights = weights[:, used].T.reshape(len(used), count, 1, 1, 1)
-        weights = weights.to(self.device, self.dtype)
+        weighed = [index for index in range(3) if weights[:, index].any()]
+        weights = weights.T.reshape(3, count, 1, 1, 1).to(self.device, self.dtype)
+        input_latents = image_latents * self.vae.config.scaling_factor
+        keep_region = None
 
         total = len(sampler.timesteps)
         for step, t in enumerate(sampler.timesteps, start=1):
-            model_input = sampler.scale_model_input(torch.cat([latents] * len(used)), t)
-            model_input = torch.cat([model_input, image_conditions], dim=1)
-            noise = self.unet(model_input, t, encoder_hidden_states=text_conditions).sample
-            noise = (weights * noise.view(len(used), count, *latents.shape[1:])).sum(dim=0)
+            used = sorted({0, 1, *weighed}) if step == 1 else weighed
+            noise = self._predict_noise(latents, t, [conditions[index] for index in used],
+                                        sampler)
+            if step == 1:
+                relevance = (noise[used.index(0)] - noise[used.index(1)]).abs().mean(dim=1)
+                if confine:
+                    keep_region = self._latent_region(relevance, region)
+            noise = (weights[used] * noise).sum(dim=0)
             latents = sampler.step(noise, t, latents, generator=generators).prev_sample
+            if keep_region is not None:
+                original = input_latents if step == total else sampler.add_noise(
+                    input_latents, start_noise, sampler.timesteps[step:step + 1])
+                latents = keep_region * latents + (1 - keep_region) * original
             if on_step is not None and on_step(step, total) is False:
                 raise Cancelled(f"Edit cancelled at step {step} of {total}; nothing was changed.")
-        return latents
+        return latents, relevance
+
+    def _predict_noise(self, latents, t, conditions, sampler) -> torch.Tensor:
+        """The UNet's prediction for every latent under each (image, text) condition, in one
+        call: (conditions, count, channels, h, w)."""
+        count = len(latents)
+        model_input = sampler.scale_model_input(torch.cat([latents] * len(conditions)), t)
+        images = torch.cat([image for image, _ in conditions]).repeat_interleave(count, dim=0)
+        texts = torch.cat([text for _, text in conditions]).repeat_interleave(count, dim=0)
+        model_input = torch.cat([model_input, images], dim=1)
+        noise = self.unet(model_input, t, encoder_hidden_states=texts).sample
+        return noise.view(len(conditions), count, *latents.shape[1:])
+
+    def _latent_region(self, relevance: torch.Tensor, region: torch.Tensor | None):
+        """Where each pair may change, at latent size (count, 1, h, w), from its relevance map
+        and the person's region."""
+        height, width = relevance.shape[-2:]
+        masks = torch.stack([relevance_mask(one.cpu(), (width, height)) for one in relevance])
+        if region is not None:
+            masks = masks * region
+        return masks[:, None].to(self.device, self.dtype)
 
     @torch.inference_mode()
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
@@ -279,23 +315,33 @@ class Pix2PixEditor:
         scheduler = request.scheduler or self.defaults.scheduler
         seed = request.seed if request.seed is not None else secrets.randbelow(2**32)
         size = working_size(request.image.size, self.defaults.size, self.vae_scale_factor)
+        region = None if request.region is None else fit_region(request.region,
+                                                                 request.image.size)
+        confine = request.confine or region is not None
 
         start = perf_counter()
         text_embeddings = self.encode_instruction(instruction)
         image_latents = self.encode_image(to_rgb(request.image), size)
         encoded = perf_counter()
-        latents = self.denoise(
+        latent_size = tuple(image_latents.shape[-1:-3:-1])
+        latents, relevance = self.denoise(
             text_embeddings,
             image_latents,
             scales,
             steps=steps,
             seed=seed,
             scheduler=scheduler,
+            confine=confine,
+            region=None if region is None else region_at(region, latent_size),
             on_step=request.on_step,
         )
         denoised = perf_counter()
-        images = self.image_processor.pt_to_numpy(self.decode(latents))
-        images = self.image_processor.numpy_to_pil(images)
+        # The input decoded beside the results: the picture as the model sees it, which the
+        # full-size composite maps from.
+        scaled_input = image_latents * self.vae.config.scaling_factor
+        images = self.image_processor.pt_to_numpy(self.decode(torch.cat([latents, scaled_input])))
+        *images, seen = self.image_processor.numpy_to_pil(images)
+        masks = [edit_mask(one, size, confine, region) for one in relevance.cpu()]
         done = perf_counter()
 
         timings = {
@@ -307,6 +353,8 @@ class Pix2PixEditor:
         return [
             EditResult(
                 image=image,
+                seen=seen,
+                mask=mask,
                 model_id=self.model_id,
                 revision=self.revision,
                 scheduler=scheduler,
@@ -320,8 +368,19 @@ class Pix2PixEditor:
                 dtype=str(self.dtype).removeprefix("torch."),
                 timings=dict(timings),
             )
-            for image, (text_scale, image_scale) in zip(images, scales, strict=True)
+            for image, mask, (text_scale, image_scale) in zip(images, masks, scales, strict=True)
         ]
+
+
+def edit_mask(
+    relevance: torch.Tensor, size: tuple[int, int], confine: bool, region: Image.Image | None
+) -> Image.Image:
+    """Where an edit may change the picture ("L" at working `size`): everywhere for a restyle;
+    for a confined edit, where the instruction acts, within the person's region if any."""
+    mask = relevance_mask(relevance, size) if confine else torch.ones(size[::-1])
+    if region is not None:
+        mask = mask * region_at(region, size)
+    return Image.fromarray((mask * 255).round().to(torch.uint8).numpy(), mode="L")
 
 
 def _default(value, default):

@@ -51,8 +51,8 @@ def reason(error: SQLAlchemyError) -> str:
     return str(getattr(error, "orig", None) or error).strip().splitlines()[0]
 
 
-def upgrade_schema(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision (a no-op when it is there already)."""
+def upgrade_schema(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to `revision`, by default the newest (a no-op when it is there)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.execution_options(write=True).begin() as connection:
@@ -60,7 +60,7 @@ def upgrade_schema(engine: Engine) -> None:
             # Two app instances starting at once must not both create the tables.
             connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": UPGRADE_LOCK_ID})
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
 
 
 def _sqlite_engine(url: URL, lock_timeout: float) -> Engine:

@@ -3,8 +3,8 @@
 A session owns a tree of nodes; each node is one image state. `sessions.root_id` points
 at the upload, `sessions.head_id` at the image the person is looking at, and
 `nodes.redo_child_id` at the child that redo goes to. Image bytes live in a blob store
-(`memory.blobs`), keyed by `nodes.image_sha256`. Schema changes go through Alembic
-(`memory/migrations`), never through `create_all`.
+(`memory.blobs`), keyed by `nodes.image_sha256`, and so do edit masks (`nodes.mask_sha256`).
+Schema changes go through Alembic (`memory/migrations`), never through `create_all`.
 """
 
 from __future__ import annotations
@@ -82,6 +82,9 @@ class NodeRow(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("nodes.id"))
     redo_child_id: Mapped[int | None] = mapped_column(ForeignKey("nodes.id"))
     image_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    # The edit mask (white = changed), a blob like the image; None at the root and on
+    # nodes made before masks were kept.
+    mask_sha256: Mapped[str | None] = mapped_column(String(64))
     width: Mapped[int]
     height: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -55,6 +55,9 @@ class NodeInfo:
     height: int
     created_at: datetime
     params: EditParams
+    # The edit mask, a greyscale PNG of the image's size, white where the edit changed it;
+    # None at the original and on nodes made before masks were kept.
+    mask_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,8 @@ class History:
 
 @dataclass(frozen=True)
 class Archive:
-    """The `history.json` of an exported session; images are `images/<image_sha256>.png`."""
+    """The `history.json` of an exported session; every image and mask is
+    `images/<sha256>.png`."""
 
     format: Literal["pixchat-session"]
     version: Literal[1]

@@ -153,28 +153,33 @@ class SessionStore:
         return self.collect_garbage()
 
     def collect_garbage(self) -> int:
-        """Remove images no node points to (left by a crash or a deleted session)."""
+        """Remove images and masks no node points to (left by a crash or a deleted session)."""
         with self._transaction(write=True) as db:
             if db.get_bind().dialect.name == "postgresql":
                 # Writers lock a session row before writing an image: wait until none is.
                 db.execute(text("LOCK TABLE sessions IN EXCLUSIVE MODE"))
             referenced = set(db.scalars(select(NodeRow.image_sha256).distinct()))
+            referenced |= set(db.scalars(select(NodeRow.mask_sha256).distinct()))
             return self._blobs.remove_unreferenced(db, referenced)
 
     # --- the edit tree ----------------------------------------------------------------
 
     def commit_edit(
-        self, owner: str, session_id: str, parent_id: int, png: bytes, **params: Any
+        self, owner: str, session_id: str, parent_id: int, png: bytes, *,
+        mask_png: bytes | None = None, **params: Any,
     ) -> NodeInfo:
         """Add the edited image `png` as a child of `parent_id` and move the head to it.
 
-        `params` are the fields of `EditParams` (chat_text, instruction, text_scale, ...).
+        `mask_png` is the edit mask: a greyscale ("L") PNG of the image's size, white where
+        the edit changed it. `params` are the fields of `EditParams` (chat_text, ...).
         """
         edit = EditParams(**params)
+        if mask_png is not None and (problem := _mask_problem(mask_png, png)):
+            raise StoreError(f"The edit mask {problem}; nothing was stored.")
         with self._transaction(write=True) as db:
             session = _owned_session(db, owner, session_id, lock=True)
             parent = _session_node(db, session, parent_id)
-            node = self._add_node(db, session.id, parent.id, png, edit)
+            node = self._add_node(db, session.id, parent.id, png, edit, mask_png)
             _move_head(db, session, node)
             return _node_info(node)
 
@@ -215,9 +220,15 @@ class SessionStore:
     def node_image(self, owner: str, session_id: str, node_id: int | None = None) -> bytes:
         """The PNG bytes of a node (of the head when `node_id` is None)."""
         with self._transaction(write=False) as db:
-            session = _owned_session(db, owner, session_id)
-            node = _session_node(db, session, session.head_id if node_id is None else node_id)
+            node = _owned_node(db, owner, session_id, node_id)
             return self._blobs.get(db, node.image_sha256)
+
+    def node_mask(self, owner: str, session_id: str, node_id: int | None = None) -> bytes | None:
+        """The edit mask of a node (of the head when `node_id` is None) as PNG bytes, white
+        where the edit changed the image; None for the original and nodes made before masks."""
+        with self._transaction(write=False) as db:
+            node = _owned_node(db, owner, session_id, node_id)
+            return None if node.mask_sha256 is None else self._blobs.get(db, node.mask_sha256)
 
     # --- transcript -------------------------------------------------------------------
 
@@ -242,7 +253,7 @@ class SessionStore:
     # --- export and import ------------------------------------------------------------
 
     def export_session(self, owner: str, session_id: str, path: Path | str) -> Path:
-        """Write the session to a zip: `history.json` (an `Archive`) and every image."""
+        """Write the session to a zip: `history.json` (an `Archive`), every image and mask."""
         path = Path(path)
         partial = path.with_name(path.name + ".part")
         try:
@@ -270,8 +281,8 @@ class SessionStore:
     ) -> SessionInfo:
         """Add an exported zip as a new session of `owner` (with new ids).
 
-        `check_image` is called on every image before anything is stored and may raise to
-        refuse it; the command line passes the upload checks of `editor.images`.
+        `check_image` is called on every image and mask before anything is stored and may
+        raise to refuse it; the command line passes the upload checks of `editor.images`.
         """
         path = Path(path)
         try:
@@ -279,6 +290,7 @@ class SessionStore:
                 archive = _read_archive(zip_file, path.name)
                 images = {sha256: _read_image(zip_file, sha256, path.name)
                           for sha256 in _image_hashes(archive.history)}
+                _check_masks(archive.history, images, path.name)
         except (OSError, zipfile.BadZipFile):
             raise InvalidArchive(
                 f"{path.name} is not a readable zip file; give a file made by pixchat export."
@@ -313,12 +325,15 @@ class SessionStore:
 
     def _add_node(
         self, db: Session, session_id: str, parent_id: int | None, png: bytes,
-        edit: EditParams, created_at: datetime | None = None,
+        edit: EditParams, mask_png: bytes | None = None, created_at: datetime | None = None,
     ) -> NodeRow:
+        """A new node row for `png` (and its checked edit mask `mask_png`)."""
         width, height = _png_size(png)
+        mask_sha256 = None if mask_png is None else self._blobs.put(db, mask_png)
         node = NodeRow(session_id=session_id, parent_id=parent_id,
-                       image_sha256=self._blobs.put(db, png), width=width, height=height,
-                       created_at=created_at or utc_now(), **asdict(edit))
+                       image_sha256=self._blobs.put(db, png), mask_sha256=mask_sha256,
+                       width=width, height=height, created_at=created_at or utc_now(),
+                       **asdict(edit))
         db.add(node)
         db.flush()
         return node
@@ -335,7 +350,7 @@ class SessionStore:
         for node in old.nodes:
             parent_id = None if node.parent_id is None else new_id[node.parent_id]
             row = self._add_node(db, session.id, parent_id, images[node.image_sha256],
-                                 node.params, node.created_at)
+                                 node.params, images.get(node.mask_sha256), node.created_at)
             new_id[node.id] = row.id
         for node in old.nodes:
             if node.redo_child_id is not None:
@@ -370,6 +385,12 @@ def _owned_session(db: Session, owner: str, session_id: str, *, lock: bool = Fal
             "choose one of your own sessions."
         )
     return session
+
+
+def _owned_node(db: Session, owner: str, session_id: str, node_id: int | None) -> NodeRow:
+    """A node of the owner's session; the head when `node_id` is None."""
+    session = _owned_session(db, owner, session_id)
+    return _session_node(db, session, session.head_id if node_id is None else node_id)
 
 
 def _session_node(db: Session, session: SessionRow, node_id: int) -> NodeRow:
@@ -468,7 +489,7 @@ def _node_info(node: NodeRow) -> NodeInfo:
     return NodeInfo(
         id=node.id, parent_id=node.parent_id, redo_child_id=node.redo_child_id,
         image_sha256=node.image_sha256, width=node.width, height=node.height,
-        created_at=node.created_at, params=EditParams.of(node),
+        created_at=node.created_at, params=EditParams.of(node), mask_sha256=node.mask_sha256,
     )
 
 
@@ -497,9 +518,35 @@ def _png_size(png: bytes) -> tuple[int, int]:
         return image.size
 
 
+def _mask_problem(mask_png: bytes, image_png: bytes) -> str | None:
+    """What is wrong with `mask_png` as the edit mask of `image_png` ("is not a PNG image"),
+    or None: a mask is a greyscale ("L") PNG of the image's size."""
+    try:
+        with Image.open(io.BytesIO(mask_png), formats=["PNG"]) as mask:
+            mode, (width, height) = mask.mode, mask.size
+    except (OSError, ValueError):
+        return "is not a PNG image"
+    image_width, image_height = _png_size(image_png)
+    if mode != "L" or (width, height) != (image_width, image_height):
+        return (f"is a {mode} PNG of {width}×{height}, not a greyscale (L) one "
+                f"of its image's size, {image_width}×{image_height}")
+    return None
+
+
+def _check_masks(history: History, images: dict[str, bytes], name: str) -> None:
+    """Refuse an archive whose edit masks do not fit their images."""
+    for node in history.nodes:
+        if node.mask_sha256 is None:
+            continue
+        problem = _mask_problem(images[node.mask_sha256], images[node.image_sha256])
+        if problem:
+            raise InvalidArchive(f"{name} holds an edit mask that {problem}; export it again.")
+
+
 def _image_hashes(history: History) -> list[str]:
-    """Each distinct image of the history once, in the order first used."""
-    return list(dict.fromkeys(node.image_sha256 for node in history.nodes))
+    """Each distinct image and mask of the history once, in the order first used."""
+    return list(dict.fromkeys(sha256 for node in history.nodes
+                              for sha256 in (node.image_sha256, node.mask_sha256) if sha256))
 
 
 def _read_archive(zip_file: zipfile.ZipFile, name: str) -> Archive:

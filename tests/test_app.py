@@ -25,6 +25,7 @@ from editor.models import KNOWN_MODELS
 from memory import NodeInfo, SessionInfo, SessionStore
 from ui.actions import sample_scene
 from ui.config import read_config
+from ui.pictures import region_overlay
 
 SCRIPT = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 OWNER = "tester"
@@ -33,6 +34,16 @@ OWNER = "tester"
 def scene_png(circle: str = "red") -> bytes:
     shapes = (Shape("circle", circle, 12, 12, 6), Shape("square", "green", 22, 22, 4))
     return to_png_bytes(render_image(Scene("white", shapes)))
+
+
+def mask_png(box: tuple[int, int, int, int], size: tuple[int, int] = (SIZE, SIZE)) -> bytes:
+    """A greyscale mask, white inside `box` (left, top, right, bottom), black elsewhere."""
+    mask = Image.new("L", size, 0)
+    mask.paste(255, box)
+    return to_png_bytes(mask)
+
+
+CIRCLE_MASK = mask_png((5, 5, 20, 20))  # around the circle of `scene_png`
 
 
 @pytest.fixture(scope="module")
@@ -217,6 +228,64 @@ def test_show_options_then_use_this_keeps_that_option(store):
     assert transcript(app)[-1].startswith("Using option 3")
 
 
+def test_show_what_changed_tints_the_edited_region_and_says_when_there_is_none(store):
+    session = store.create_session(OWNER, scene_png(), "scene")
+    before_masks = add_edit(store, session, session.root_id, "blue")
+    store.commit_edit(OWNER, session.id, before_masks.id, scene_png("yellow"),
+                      mask_png=CIRCLE_MASK, instruction="make the circle yellow",
+                      text_scale=3.0, image_scale=1.5)
+    app = open_app()
+    plain_url, caption = shown(app)
+    assert not app.toggle(key="show_changes").disabled and not app.toggle(key="show_changes").value
+
+    app.toggle(key="show_changes").set_value(True).run()
+
+    marked_url, marked_caption = shown(app)
+    assert marked_url != plain_url
+    assert marked_caption == f"{caption} (what changed is tinted)"
+    app.radio(key="compare").set_value("Before ↔ after").run()
+    [now] = [image for image in app.image if image.captions[0].startswith("Now — step 2")]
+    assert now.captions[0].endswith("(what changed is tinted)")
+    app.radio(key="compare").set_value("Now").run()
+
+    app.button(key="undo").click().run()  # to an edit stored before masks were kept
+
+    assert app.toggle(key="show_changes").disabled
+    assert shown(app)[1] == "Step 1: 'make the circle blue' s_T 3 · s_I 1.5"
+    assert "made before pixchat kept edit masks" in " ".join(c.value for c in app.caption)
+
+    app.button(key="undo").click().run()
+
+    assert app.toggle(key="show_changes").disabled
+    assert "The original image has no changes to show." in [c.value for c in app.caption]
+    app.button(key="redo").click().run()
+    app.button(key="redo").click().run()
+    assert shown(app) == (marked_url, marked_caption)  # the toggle stayed on
+    assert not app.error and not app.exception
+
+
+def test_a_region_upload_is_shown_on_the_image_and_a_bad_one_is_one_error(store):
+    session = store.create_session(OWNER, scene_png(), "scene")
+    app = open_app()
+    region = app.file_uploader(key=f"region_{session.id}")
+    assert region.label == "Limit the edit to a region: a PNG, white = may change"
+
+    region.set_value(("circle.png", CIRCLE_MASK, "image/png")).run()
+
+    [preview] = [image for image in app.image if image.captions[0].startswith("The next edits")]
+    assert preview.captions[0] == "The next edits may change only the tinted part."
+    assert not app.error and not app.exception
+
+    app.file_uploader(key=f"region_{session.id}").set_value(
+        ("notes.png", b"not a picture", "image/png")).run()
+
+    [error] = app.error
+    assert error.value.startswith("notes.png cannot limit the edit: the upload is not an image")
+    assert "\n" not in error.value and not app.exception
+    assert not [image for image in app.image if image.captions[0].startswith("The next edits")]
+    assert shown(app)[1] == "Step 0: the original, 32×32"
+
+
 def test_history_shows_branches_and_reverts_to_any_step(store):
     session = store.create_session(OWNER, scene_png(), "scene")
     first = add_edit(store, session, session.root_id, "blue")
@@ -292,6 +361,20 @@ def test_a_sample_scene_is_a_demo_world_picture_named_by_its_shapes():
     assert title.startswith("Sample: ") and " on " in title
     assert len(np.unique(np.asarray(image).reshape(-1, 3), axis=0)) > 2  # shapes on a background
     assert sample_scene(seed=3) == (title, png)
+
+
+def test_the_region_overlay_tints_the_white_region_and_dims_the_rest():
+    photo = Image.new("RGB", (8, 4), (100, 150, 200))
+    left_half = Image.new("L", (8, 4), 0)
+    left_half.paste(255, (0, 0, 4, 4))
+
+    marked = np.asarray(Image.open(io.BytesIO(region_overlay(to_png_bytes(photo),
+                                                             to_png_bytes(left_half)))))
+
+    inside, outside = marked[0, 0].astype(int), marked[0, 7].astype(int)
+    assert (marked[:, :4] == inside).all() and (marked[:, 4:] == outside).all()
+    assert inside[0] > 100 + 40 and inside[1] < 150  # pulled towards the pink tint
+    assert outside.max() < 0.5 * 200 and outside[0] < outside[1] < outside[2]  # same hue, dim
 
 
 def test_options_after_the_double_dash_override_the_environment(monkeypatch):

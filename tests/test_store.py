@@ -25,7 +25,8 @@ from sqlalchemy import create_engine, make_url, text
 
 from memory import Forbidden, InvalidArchive, NotFound, SessionStore, StoreError, to_json
 from memory.blobs import sha256_hex
-from memory.models import Base
+from memory.database import upgrade_schema
+from memory.models import Base, NodeRow, SessionRow, utc_now
 from memory.store import new_session_id
 
 OWNER = "alice"
@@ -39,6 +40,19 @@ def png_bytes(colour: tuple[int, int, int], size: tuple[int, int] = (24, 16)) ->
 
 ORIGINAL, WINTER, MORE_SNOW, HAT = (png_bytes(c) for c in [(10, 20, 30), (200, 200, 255),
                                                             (240, 240, 255), (90, 60, 30)])
+
+
+def mask_bytes(box: tuple[int, int, int, int], size: tuple[int, int] = (24, 16),
+               mode: str = "L") -> bytes:
+    """An edit mask: white inside `box` (left, top, right, bottom), black elsewhere."""
+    mask = Image.new(mode, size, 0)
+    mask.paste(255 if mode == "L" else (255, 255, 255), box)
+    buffer = io.BytesIO()
+    mask.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+HAT_MASK, SKY_MASK = mask_bytes((8, 0, 16, 6)), mask_bytes((0, 0, 24, 8))
 
 
 @pytest.fixture
@@ -363,12 +377,74 @@ def test_deleting_and_garbage_collection_remove_only_unused_images(
     assert [store.node_image(OWNER, kept.id, n.id) for n in history.nodes] == [ORIGINAL, WINTER]
 
 
+# --- edit masks ------------------------------------------------------------------------
+
+
+def test_an_edit_keeps_its_mask_and_the_original_has_none(store: SessionStore) -> None:
+    session = store.create_session(OWNER, ORIGINAL)
+    hat = store.commit_edit(OWNER, session.id, session.root_id, HAT, mask_png=HAT_MASK,
+                            instruction="add a hat")
+    unmasked = store.commit_edit(OWNER, session.id, hat.id, WINTER, instruction="winter")
+
+    assert hat.mask_sha256 == sha256_hex(HAT_MASK) and hat.params.instruction == "add a hat"
+    assert store.node_mask(OWNER, session.id, hat.id) == HAT_MASK
+    assert store.node_mask(OWNER, session.id) is None  # the head, committed without one
+    assert store.node_mask(OWNER, session.id, session.root_id) is None
+    root, stored_hat, stored_unmasked = store.history(OWNER, session.id).nodes
+    assert (root.mask_sha256, stored_hat.mask_sha256, stored_unmasked.mask_sha256) == (
+        None, sha256_hex(HAT_MASK), None)
+    assert unmasked.mask_sha256 is None
+    store.undo(OWNER, session.id)
+    assert store.node_mask(OWNER, session.id) == HAT_MASK
+    dumped = json.loads(to_json(store.history(OWNER, session.id)))
+    assert [node["mask_sha256"] for node in dumped["nodes"]] == [None, sha256_hex(HAT_MASK), None]
+    with pytest.raises(Forbidden):
+        store.node_mask("mallory", session.id, hat.id)
+
+
+def test_a_mask_that_does_not_fit_its_image_is_refused_and_nothing_is_stored(
+    store: SessionStore,
+) -> None:
+    session = store.create_session(OWNER, ORIGINAL)
+    cases = {
+        mask_bytes((0, 0, 4, 4), size=(12, 8)):
+            r"^The edit mask is a L PNG of 12×8, not a greyscale \(L\) one of its image's size, "
+            r"24×16; nothing was stored\.$",
+        mask_bytes((0, 0, 4, 4), mode="RGB"): "is a RGB PNG of 24×16, not a greyscale",
+        b"not a png": r"^The edit mask is not a PNG image; nothing was stored\.$",
+    }
+    for mask, problem in cases.items():
+        with pytest.raises(StoreError, match=problem):
+            store.commit_edit(OWNER, session.id, session.root_id, HAT, mask_png=mask)
+
+    history = store.history(OWNER, session.id)
+    assert len(history.nodes) == 1 and history.session.head_id == session.root_id
+    assert stored_image_count(store) == 1
+
+
+def test_masks_are_stored_once_and_kept_until_their_nodes_go(any_blob_store: SessionStore):
+    store = any_blob_store
+    kept = store.create_session(OWNER, ORIGINAL)
+    store.commit_edit(OWNER, kept.id, kept.root_id, HAT, mask_png=HAT_MASK)
+    doomed = store.create_session(OWNER, ORIGINAL)
+    store.commit_edit(OWNER, doomed.id, doomed.root_id, HAT, mask_png=HAT_MASK)
+    store.commit_edit(OWNER, doomed.id, doomed.root_id, WINTER, mask_png=SKY_MASK)
+    assert stored_image_count(store) == 5  # original, hat, winter and the two masks
+
+    assert store.collect_garbage() == 0
+    assert store.delete_session(OWNER, doomed.id) == 2  # winter and its sky mask
+
+    assert store.collect_garbage() == 0
+    assert store.node_mask(OWNER, kept.id) == HAT_MASK
+    assert store.node_image(OWNER, kept.id) == HAT
+
+
 # --- export and import -----------------------------------------------------------------
 
 
 def test_export_then_import_gives_an_equal_session(store: SessionStore, tmp_path) -> None:
     session = store.create_session(OWNER, ORIGINAL, title="Street")
-    winter = store.commit_edit(OWNER, session.id, session.root_id, WINTER,
+    winter = store.commit_edit(OWNER, session.id, session.root_id, WINTER, mask_png=SKY_MASK,
                                instruction="winter", text_scale=7.5, image_scale=1.5, seed=3)
     store.commit_edit(OWNER, session.id, winter.id, MORE_SNOW, instruction="more snow")
     store.undo(OWNER, session.id)
@@ -382,8 +458,9 @@ def test_export_then_import_gives_an_equal_session(store: SessionStore, tmp_path
         names = set(zip_file.namelist())
         manifest = json.loads(zip_file.read("history.json"))
     assert names == {"history.json"} | {f"images/{sha256_hex(png)}.png"
-                                        for png in (ORIGINAL, WINTER, MORE_SNOW)}
+                                        for png in (ORIGINAL, WINTER, MORE_SNOW, SKY_MASK)}
     assert manifest["history"]["nodes"][1]["params"]["text_scale"] == 7.5
+    assert manifest["history"]["nodes"][1]["mask_sha256"] == sha256_hex(SKY_MASK)
 
     imported = store.import_session("bob", archive)
 
@@ -395,7 +472,7 @@ def test_export_then_import_gives_an_equal_session(store: SessionStore, tmp_path
         """The tree with ids replaced by positions, which an import must keep."""
         position = {node.id: index for index, node in enumerate(history.nodes)}
         nodes = [(position.get(node.parent_id), position.get(node.redo_child_id),
-                  node.image_sha256, node.params) for node in history.nodes]
+                  node.image_sha256, node.mask_sha256, node.params) for node in history.nodes]
         return nodes, [position[node_id] for node_id in history.head_path]
 
     assert shape(after) == shape(before)
@@ -403,11 +480,35 @@ def test_export_then_import_gives_an_equal_session(store: SessionStore, tmp_path
         ("user", "make it winter"), ("assistant", "Done.")]
     assert store.node_image("bob", imported.id) == WINTER
     assert store.undo("bob", imported.id).node.image_sha256 == sha256_hex(WINTER)
+    assert store.node_mask("bob", imported.id) == SKY_MASK
+
+
+def test_an_archive_from_before_masks_still_imports(store: SessionStore, tmp_path) -> None:
+    session = store.create_session(OWNER, ORIGINAL, title="Old")
+    store.commit_edit(OWNER, session.id, session.root_id, WINTER, instruction="winter")
+    archive = store.export_session(OWNER, session.id, tmp_path / "new.zip")
+    old = tmp_path / "old.zip"
+    with zipfile.ZipFile(archive) as new_zip, zipfile.ZipFile(old, "w") as old_zip:
+        for name in new_zip.namelist():
+            data = new_zip.read(name)
+            if name == "history.json":  # as pixchat wrote it before nodes had masks
+                manifest = json.loads(data)
+                for node in manifest["history"]["nodes"]:
+                    del node["mask_sha256"]
+                data = json.dumps(manifest).encode()
+            old_zip.writestr(name, data)
+
+    imported = store.import_session(OWNER, old)
+
+    nodes = store.history(OWNER, imported.id).nodes
+    assert [node.mask_sha256 for node in nodes] == [None, None]
+    assert store.node_image(OWNER, imported.id) == WINTER
+    assert store.node_mask(OWNER, imported.id) is None
 
 
 def test_import_refuses_damaged_archives_and_stores_nothing(store: SessionStore, tmp_path) -> None:
     session = store.create_session(OWNER, ORIGINAL)
-    store.commit_edit(OWNER, session.id, session.root_id, WINTER)
+    store.commit_edit(OWNER, session.id, session.root_id, WINTER, mask_png=SKY_MASK)
     good = store.export_session(OWNER, session.id, tmp_path / "good.zip")
     with zipfile.ZipFile(good) as zip_file:
         members = {name: zip_file.read(name) for name in zip_file.namelist()}
@@ -421,14 +522,22 @@ def test_import_refuses_damaged_archives_and_stores_nothing(store: SessionStore,
         return path
 
     winter_member = f"images/{sha256_hex(WINTER)}.png"
+    mask_member = f"images/{sha256_hex(SKY_MASK)}.png"
     manifest = json.loads(members["history.json"])
     manifest["history"]["nodes"].reverse()
+    wrong_mask = json.loads(members["history.json"])
+    wrong_mask["history"]["nodes"][1]["mask_sha256"] = sha256_hex(HAT)  # an RGB image
     cases = {
         (tmp_path / "notes.zip"): "not a readable zip file",
         archive("no-history.zip", {"history.json": None}): "has no history.json",
         archive("bad-json.zip", {"history.json": b"{"}): "damaged history.json",
         archive("missing.zip", {winter_member: None}): "lacks images/",
         archive("tampered.zip", {winter_member: HAT}): "its hash differs",
+        archive("no-mask.zip", {mask_member: None}): f"lacks {mask_member}",
+        archive("bad-mask.zip", {mask_member: HAT_MASK}): "its hash differs",
+        archive("rgb-mask.zip", {"history.json": json.dumps(wrong_mask).encode(),
+                                 f"images/{sha256_hex(HAT)}.png": HAT}):
+            "rgb-mask.zip holds an edit mask that is a RGB PNG of 24×16, not a greyscale",
         archive("order.zip", {"history.json": json.dumps(manifest).encode()}):
             "does not start with the original image",
     }
@@ -508,11 +617,44 @@ def test_opening_creates_or_upgrades_the_schema_to_the_newest_migration(
     engine = create_engine(database_url)
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        assert context.get_current_revision() == "0001"
+        assert context.get_current_revision() == "0002"
         # The migrations build exactly the tables the models describe.
         assert compare_metadata(context, Base.metadata) == []
     engine.dispose()
     reopened.close()
+
+
+def test_a_database_from_before_masks_upgrades_and_keeps_its_nodes(
+    database_url: str, tmp_path: Path
+) -> None:
+    # A database as pixchat made it at migration 0001: a session of two nodes.
+    engine = create_engine(database_url)
+    upgrade_schema(engine, "0001")
+    with engine.begin() as connection:
+        connection.execute(SessionRow.__table__.insert().values(
+            id="old", owner=OWNER, title="Old", created_at=utc_now(), updated_at=utc_now(),
+            version=1))
+        ids: list[int | None] = [None]
+        for png in (ORIGINAL, WINTER):
+            inserted = connection.execute(NodeRow.__table__.insert().values(
+                session_id="old", parent_id=ids[-1], image_sha256=sha256_hex(png), width=24,
+                height=16, created_at=utc_now(), chat_text="", instruction="", metrics={},
+                timings={}))
+            ids.append(inserted.inserted_primary_key[0])
+            connection.execute(text("INSERT INTO blobs (sha256, data) VALUES (:sha256, :data)"),
+                               {"sha256": sha256_hex(png), "data": png})
+        connection.execute(SessionRow.__table__.update().values(root_id=ids[1], head_id=ids[2]))
+    engine.dispose()
+
+    store = SessionStore(database_url, tmp_path / "data", blobs="table")
+
+    history = store.history(OWNER, "old")
+    assert [(node.id, node.parent_id, node.mask_sha256) for node in history.nodes] == [
+        (ids[1], None, None), (ids[2], ids[1], None)]
+    assert store.node_image(OWNER, "old") == WINTER and store.node_mask(OWNER, "old") is None
+    hat = store.commit_edit(OWNER, "old", ids[2], HAT, mask_png=HAT_MASK)
+    assert store.node_mask(OWNER, "old", hat.id) == HAT_MASK
+    store.close()
 
 
 def test_sqlite_in_the_data_folder_is_the_default_and_runs_in_wal_mode(

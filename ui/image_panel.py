@@ -1,5 +1,6 @@
-"""The image column: the current image (or a before/after pair), the two scale sliders,
-Apply, Undo, Redo, Show options with its grid, and Download."""
+"""The image column: the current image (or a before/after pair) with "Show what changed",
+the two scale sliders, Apply, Undo, Redo, the region uploader, Show options with its grid,
+and Download."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from agent.command import Command, navigation
 from agent.turn import Agent
 from memory import History, NodeInfo
 
+from . import region
 from .actions import (
     apply_command,
     describe,
     options_command,
 )
 from .chat import PendingChoice, PendingTurn, queue
-from .pictures import picture
+from .pictures import picture, region_overlay
 
 COMPARE_MODES = ("Now", "Before ↔ after", "Original ↔ now")
 
@@ -29,9 +31,10 @@ def show(agent: Agent, history: History) -> None:
     _images(agent, history, head, step)
     _sliders(agent, head)
     _buttons(head)
+    region.show(history.session.id, head, _png(agent, history, head.id))
     _options(history.session.id)
     st.download_button(
-        "Download PNG", agent.store.node_image(agent.owner, history.session.id, head.id),
+        "Download PNG", _png(agent, history, head.id),
         file_name=f"{_file_stem(history.session.title)}-step{step}.png", mime="image/png",
         key="download", help=f"The image at its full size, {head.width}×{head.height}.",
     )
@@ -39,14 +42,23 @@ def show(agent: Agent, history: History) -> None:
 
 def _images(agent: Agent, history: History, head: NodeInfo, step: int) -> None:
     is_edit = head.parent_id is not None
-    mode = st.radio("Compare", COMPARE_MODES, horizontal=True, key="compare",
-                    label_visibility="collapsed", disabled=not is_edit)
+    mask = agent.store.node_mask(agent.owner, history.session.id, head.id)
+    with st.container(horizontal=True, vertical_alignment="center"):
+        mode = st.radio("Compare", COMPARE_MODES, horizontal=True, key="compare",
+                        label_visibility="collapsed", disabled=not is_edit)
+        show_changes = st.toggle("Show what changed", key="show_changes", disabled=mask is None,
+                                 help="Tint the region this step's edit changed; dim the rest.")
+    if mask is None:
+        st.caption(_no_mask_reason(head))
+    now_png, marked = _png(agent, history, head.id), ""
+    if show_changes and mask is not None:
+        now_png, marked = region_overlay(now_png, mask), " (what changed is tinted)"
     before_id = None
     if is_edit and mode != "Now":
         before_id = head.parent_id if mode == "Before ↔ after" else history.session.root_id
     with st.container(key="current_image"):
         if before_id is None:
-            picture(_png(agent, history, head.id), caption=f"Step {step}: {describe(head)}")
+            picture(now_png, caption=f"Step {step}: {describe(head)}{marked}")
             return
         before = next(node for node in history.nodes if node.id == before_id)
         left, right = st.columns(2)
@@ -54,7 +66,14 @@ def _images(agent: Agent, history: History, head: NodeInfo, step: int) -> None:
             picture(_png(agent, history, before.id),
                     caption=f"Before — step {history.nodes.index(before)}: {describe(before)}")
         with right:
-            picture(_png(agent, history, head.id), caption=f"Now — step {step}: {describe(head)}")
+            picture(now_png, caption=f"Now — step {step}: {describe(head)}{marked}")
+
+
+def _no_mask_reason(head: NodeInfo) -> str:
+    """Why "Show what changed" is off for a step that has no edit mask."""
+    if head.parent_id is None:
+        return "The original image has no changes to show."
+    return "This step has no record of what changed: it was made before pixchat kept edit masks."
 
 
 def _png(agent: Agent, history: History, node_id: int) -> bytes:
