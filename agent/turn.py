@@ -35,6 +35,7 @@ from memory import History, NodeInfo, NotFound, SessionStore
 from .checks import Drift, has_drifted, is_better, measure_drift, retry_image_scale
 from .command import DEFAULT_LIMITS, Command, ScaleLimits, Turn
 from .interpret import Interpreter
+from .repertoire import repertoire_of, within_repertoire
 
 EventHandler = Callable[[dict[str, Any]], None]
 ADJUST_HINT = "Say 'stronger' or 'subtler' to adjust, 'again' for another take, 'undo' to go back."
@@ -120,6 +121,9 @@ def build_graph(agent: Agent):
                 command = Command(action="help", rationale=str(error))
         agent.store.add_message(agent.owner, state["session_id"], "user", state["text"])
         parent_id, seed = _starting_point(history, command, agent.seed)
+        if command.action in ("edit", "options", "help"):  # before any edit is spent
+            parent = _image(agent, state["session_id"], parent_id)
+            command = within_repertoire(command, repertoire_of(agent.editor, parent))
         return {"command": command.model_dump(), "node_id": head.id, "changed": False,
                 "root_id": history.session.root_id, "parent_id": parent_id, "seed": seed}
 

@@ -108,7 +108,7 @@ def test_scripted_conversation(agent, session):
 
 
 def test_again_keeps_the_scales_with_a_new_seed(agent, session):
-    first, _ = say(agent, session, "make it snowy")
+    first, _ = say(agent, session, "make it brighter")
     again, _ = say(agent, session, "again")
     nodes = {node.id: node for node in agent.store.history("ann", session).nodes}
     a, b = nodes[first.node_id].params, nodes[again.node_id].params
@@ -117,7 +117,7 @@ def test_again_keeps_the_scales_with_a_new_seed(agent, session):
 
 
 def test_go_back_to_a_step_and_edit_from_there(agent, session):
-    first, _ = say(agent, session, "make it snowy")
+    first, _ = say(agent, session, "make it brighter")
     say(agent, session, "make it darker")
     branch, _ = say(agent, session, "go back to step 1 and make it red")
     nodes = {node.id: node for node in agent.store.history("ann", session).nodes}
@@ -125,8 +125,8 @@ def test_go_back_to_a_step_and_edit_from_there(agent, session):
 
 
 def test_sliders_apply_a_refinement_with_their_scales(agent, session):
-    first, _ = say(agent, session, "make it snowy")
-    command = Command.clamped(action="refine", instruction="make it snowy",
+    first, _ = say(agent, session, "make it brighter")
+    command = Command.clamped(action="refine", instruction="make it brighter",
                               text_scale=2.0, image_scale=1.2)
     applied, _ = say(agent, session, "(sliders)", command=command)
     node = next(n for n in agent.store.history("ann", session).nodes if n.id == applied.node_id)
@@ -173,8 +173,8 @@ def test_an_unusable_vlm_answer_falls_back_to_the_rules_and_says_why(
     from test_vlm import ScriptedVLM
 
     agent.interpreter = ScriptedVLM(answer)
-    result, _ = say(agent, session, "could you make it snowy?")
-    assert result.changed and result.command.instruction == "make it snowy"
+    result, _ = say(agent, session, "could you make it brighter?")
+    assert result.changed and result.command.instruction == "make it brighter"
     assert f"The VLM's answer was not usable: {reason}" in result.reply
     node = agent.store.history("ann", session).nodes[-1]
-    assert node.params.instruction == "make it snowy"  # what the rules made of it
+    assert node.params.instruction == "make it brighter"  # what the rules made of it

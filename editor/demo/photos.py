@@ -232,7 +232,8 @@ def vocabulary() -> set[str]:
 
 def repertoire() -> dict:
     """What a model of this world can do: each kind's phrasings, and every word it knows."""
-    return {"kinds": {name: list(kind.phrasings) for name, kind in KINDS.items()},
+    return {"summary": "changes the colours and light of a photo: " + ", ".join(KINDS),
+            "kinds": {name: list(kind.phrasings) for name, kind in KINDS.items()},
             "intensities": {strength: list(words) for strength, words in BEFORE_WORDS.items()
                             if strength != "normal"},
             "colours": list(TINTS),

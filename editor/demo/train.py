@@ -163,8 +163,10 @@ class ShapesWorld:
     def repertoire(self) -> dict:
         """What the model can do, for pixchat.json: its edit kinds and their words."""
         kinds = sorted(set(self.kinds))
-        return {"kinds": {kind: list(world.PHRASINGS[kind]) for kind in kinds},
-                "words": sorted(self.vocabulary())}
+        return {"summary": "edits flat scenes of shapes: recolour or remove a shape, change "
+                           "the background, darken or brighten",
+                "kinds": {kind: list(world.PHRASINGS[kind]) for kind in kinds},
+                "words": sorted(world.vocabulary(kinds))}
 
     def batch(self, seed: int, stage: int, step: int, size: int, args) -> Batch:
         """The edits of one step: fixed by (seed, stage, step), so resuming is exact."""
