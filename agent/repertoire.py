@@ -20,8 +20,9 @@ from .command import Command
 # Intensity words among them: the interpreter turns those into s_T.
 NEUTRAL_WORDS = {"please", "the", "a", "an", "it", "this", "image", "picture", "photo", "bit",
                  "little", "slightly", "much", "lot", "more", "less", "and", "make"}
-REAL_CHECKPOINT = ("for that, run a real checkpoint: `pixchat chat --model ip2p` or "
-                   "`streamlit run streamlit_app.py -- --model ip2p`")
+GENERAL_EXAMPLE = "make it a snowy winter scene"  # for models that can do anything
+REAL_CHECKPOINT = ("for that, run a real checkpoint with `--model ip2p` (`pixchat say SESSION "
+                   "'...' --model ip2p`, or `streamlit run streamlit_app.py -- --model ip2p`)")
 
 
 def repertoire_of(editor, image: Image.Image) -> dict | None:
@@ -42,6 +43,12 @@ def examples(repertoire: dict, count: int = 3) -> list[str]:
     phrasings = [phrasings[0] for phrasings in repertoire["kinds"].values()]
     return [" ".join(p.format(before="", after="", colour="blue", shape="circle").split())
             for p in phrasings[:count]]
+
+
+def example_instruction(editor, image: Image.Image) -> str:
+    """What to suggest for `image` (e.g. in the chat box): an instruction its model knows."""
+    repertoire = repertoire_of(editor, image)
+    return examples(repertoire)[0] if repertoire else GENERAL_EXAMPLE
 
 
 def can_do(repertoire: dict) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
 from PIL import Image
 
 from .base import EditRequest, EditResult
@@ -20,20 +21,25 @@ from .grid import GridResult
 if TYPE_CHECKING:
     from .pix2pix import Pix2PixEditor
 
-FLAT_COLOURS = 8  # a flat scene: this many colours ...
-FLAT_SHARE = 0.8  # ... cover at least this share of its pixels (a photo: far less)
+FLAT_SHARE = 0.4  # a flat scene: at least this share of pixels equal their neighbours
 LOOK_SIZE = 256  # images are looked at no larger than this (nearest neighbour keeps flats)
 
 
 def embedded_model_for(image: Image.Image) -> str:
-    """`demo` for a flat scene of the shapes world (a few colours cover most of it), else
-    `demo-photo`: a photograph has thousands of colours and no few of them dominate."""
+    """`demo` for a flat scene of the shapes world, else `demo-photo`.
+
+    In a scene of flat shapes most pixels equal their right and lower neighbours exactly
+    (0.61 to 0.95 for sample scenes, also enlarged 10x with Lanczos); in a photograph noise
+    and texture leave few (0.00 to 0.17 for every photo scikit-image and scikit-learn ship).
+    """
     small = image.convert("RGB")
     if max(small.size) > LOOK_SIZE:
         small = small.copy()
         small.thumbnail((LOOK_SIZE, LOOK_SIZE), Image.Resampling.NEAREST)
-    counts = sorted(count for count, _ in small.getcolors(maxcolors=LOOK_SIZE * LOOK_SIZE))
-    share = sum(counts[-FLAT_COLOURS:]) / sum(counts)
+    pixels = np.asarray(small)
+    same_right = (pixels[:-1, 1:] == pixels[:-1, :-1]).all(axis=-1)
+    same_below = (pixels[1:, :-1] == pixels[:-1, :-1]).all(axis=-1)
+    share = (same_right & same_below).mean() if same_right.size else 1.0
     return "demo" if share >= FLAT_SHARE else "demo-photo"
 
 

@@ -264,6 +264,11 @@ def training_photos() -> tuple[np.ndarray, ...]:
     return tuple(photos)
 
 
+def sample_photo() -> Image.Image:
+    """The app's sample photo: scikit-image's cat (chelsea.png), at its own size."""
+    return Image.open(_package_folder("skimage") / "data" / "chelsea.png").convert("RGB")
+
+
 def held_out_photo(name: str) -> Image.Image:
     """One of scikit-learn's sample photos at its own size (the test; never trained on)."""
     if name not in HELD_OUT_PHOTOS:
