@@ -1,11 +1,15 @@
-"""Train the embedded demo model: a miniature InstructPix2Pix on the procedural edit world.
+"""Train an embedded demo model: a miniature InstructPix2Pix on a procedural edit world.
 
-    python -m editor.demo.train --out runs/demo                   # CPU: hours
+    python -m editor.demo.train --out runs/demo                   # shapes (`demo`), CPU: hours
+    python -m editor.demo.train --world photos --out runs/photo   # photos (`demo-photo`)
     python -m editor.demo.train --out runs/demo --device cuda     # GPU: minutes
     python -m editor.demo.train --out runs/demo --resume runs/demo            # continue a run
-    python -m editor.demo.train --out runs/more --resume editor/demo/model    # fine-tune a model
+    python -m editor.demo.train --out runs/more --resume editor/demo/model --steps 8000
+                                                    # fine-tune a model 8000 more steps
+    python -m editor.demo.reproduce shapes|photos   # every stage of a shipped model, in order
 
-Stages, one after the other:
+Two worlds: `shapes` (world.py: flat scenes, local and global edits) and `photos`
+(photos.py: real photographs, colour edits with exact truth). Stages, one after the other:
 1. a tiny AutoencoderKL learns to squeeze 32x32 world images into 4x16x16 latents;
 2. a UNet (8 input channels: noisy latents + the input image's latents) and a tiny CLIP text
    encoder learn to turn (input image, instruction) into the edited image, with
@@ -13,11 +17,14 @@ Stages, one after the other:
    (with the instruction dropped, the target is the input: s_I pulls toward the original);
 3. optionally (`--decoder-steps`), the VAE decoder alone is sharpened; the latent space the
    UNet learned does not move.
+Every stage uses AdamW with diffusers' cosine schedule and shares the logging and
+checkpointing below.
 
-`--out` receives `model/` (the diffusers folder, EMA weights, rewritten at every checkpoint)
-and `state.pt` (everything needed to continue exactly). `--resume` takes either such a run
-folder or a bare model folder (then training restarts from its weights with a fresh
-optimizer and a short warm-up).
+`--out` receives `model/` (the diffusers folder, EMA weights, rewritten at every checkpoint,
+with a model card from `cards/<world>.md`) and `state.pt` (everything needed to continue
+exactly). `--resume` takes either such a run folder (then `--steps` is the step to end at)
+or a bare model folder (then training restarts from its weights with a fresh optimizer and
+a short warm-up, for `--steps` more steps).
 """
 
 import argparse
