@@ -27,6 +27,7 @@ size and composed, at several working sizes.
 Usage: python benchmarks/demo_quality.py [--model DIR] [--count 200] [--update-card]
        python benchmarks/demo_quality.py --scan 1,1.25,1.5,1.75,2 [--scheduler NAME]  # choose s_T
        python benchmarks/demo_quality.py --world photos [--count 60] [--update-card]
+       python benchmarks/demo_quality.py --world photos --scan 1.5,2,3,4
 """
 
 from __future__ import annotations
@@ -172,16 +173,15 @@ def landed_by_shape_count(edits, scores) -> str:
     return "\n".join(lines)
 
 
-def scan_table(editor: Pix2PixEditor, edits, text_scales, image_scale, seed, scheduler) -> str:
+def scan_table(scores, text_scales, image_scale, kinds) -> str:
     """Per kind and s_T (at one s_I): L1 to the truth divided by L1 for doing nothing, and for
     local edits the landed rate in brackets. The recommended s_T is chosen from this table."""
     pairs = [(text_scale, image_scale) for text_scale in text_scales]
-    scores = run_edits(editor, edits, pairs, seed, scheduler)
     lines = ["| edit | " + " | ".join(f"s_T {t:g}" for t in text_scales) + " |",
              "| --- |" + " ---: |" * len(text_scales)]
     means = {pair: {field: quality.mean_by_kind(scores[pair], field)
                     for field in ("to_truth", "nothing_to_truth", "landed")} for pair in pairs}
-    for kind in KINDS:
+    for kind in kinds:
         cells = []
         for pair in pairs:
             ratio = means[pair]["to_truth"][kind] / means[pair]["nothing_to_truth"][kind]
@@ -201,15 +201,14 @@ def photo_requests(edits: list[photos.Edit]) -> list[EditRequest]:
             for index, edit in enumerate(edits)]
 
 
-def run_photo_edits(editor: Pix2PixEditor, edits, requests, recommended, seed) -> dict:
-    """Scores at full size of every edit at the (s_T, s_I) pairs the bar needs:
-    {(s_T, s_I): [Score, ...]}.
+def run_photo_edits(editor: Pix2PixEditor, edits, requests, pairs, seed) -> dict:
+    """Scores at full size of every edit at every (s_T, s_I) pair: {(s_T, s_I): [Score]}.
 
     All pairs of one edit run as one options grid from the same seed; each result is brought
     to the photo's size by `compose`, as the app does, and compared with the exact truth.
     """
-    pairs = scale_pairs(recommended)
-    text_scales, image_scales = text_scales_up_to(recommended[0]), list(IMAGE_SCALES)
+    text_scales = sorted({text_scale for text_scale, _ in pairs})
+    image_scales = sorted({image_scale for _, image_scale in pairs})
     scores: dict[tuple[float, float], list[quality.Score]] = {}
     for index, (edit, request) in enumerate(zip(edits, requests, strict=True)):
         photo = np.asarray(request.image)
@@ -267,7 +266,7 @@ def photo_report(editor: Pix2PixEditor, args, recommended, scheduler) -> tuple[s
     requests = photo_requests(edits)
     requests = [replace(request, scheduler=scheduler) for request in requests]
     cpu, wall = seconds_per_edit(editor, requests, full_size=True)
-    scores = run_photo_edits(editor, edits, requests, recommended, args.seed)
+    scores = run_photo_edits(editor, edits, requests, scale_pairs(recommended), args.seed)
     table, all_pass = quality_table(scores, recommended, kinds,
                                     bars=dict.fromkeys(kinds, PHOTO_BAR))
     width, height = requests[0].image.size
@@ -317,6 +316,15 @@ def main() -> None:
     recommended = (args.text_scale or editor.defaults.text_scale,
                    args.image_scale or editor.defaults.image_scale)
     scheduler = args.scheduler or editor.defaults.scheduler
+    if photo_world and args.scan:
+        edits = photos.held_out_edits(args.count)
+        requests = [replace(request, scheduler=scheduler) for request in photo_requests(edits)]
+        pairs = [(text_scale, recommended[1]) for text_scale in args.scan]
+        scores = run_photo_edits(editor, edits, requests, pairs, args.seed)
+        print(f"Photo model s_T scan ({args.model}): {len(edits)} held-out edits at full size, "
+              f"s_I = {recommended[1]:g}, {scheduler}; L1 to truth / doing nothing\n")
+        print(scan_table(scores, args.scan, recommended[1], dict.fromkeys(e.kind for e in edits)))
+        return
     if photo_world:
         report, _ = photo_report(editor, args, recommended, scheduler)
         print(f"Photo model quality ({args.model})\n\n{report}")
@@ -327,7 +335,9 @@ def main() -> None:
     if args.scan:
         print(f"Demo model s_T scan ({args.model}): {len(edits)} held-out edits at s_I = "
               f"{recommended[1]:g}, {scheduler}; L1 to truth / doing nothing (landed rate)\n")
-        print(scan_table(editor, edits, args.scan, recommended[1], args.seed, scheduler))
+        pairs = [(text_scale, recommended[1]) for text_scale in args.scan]
+        scores = run_edits(editor, edits, pairs, args.seed, scheduler)
+        print(scan_table(scores, args.scan, recommended[1], KINDS))
         return
     cpu, wall = seconds_per_edit(editor, [
         EditRequest(world.render_image(edit.before), edit.instruction, scheduler=scheduler)
