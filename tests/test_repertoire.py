@@ -84,3 +84,12 @@ def test_a_model_without_a_repertoire_suggests_anything():
         pass
 
     assert example_instruction(RealCheckpoint(), SCENE) == "make it a snowy winter scene"
+
+
+def test_a_kind_left_out_of_the_repertoire_is_refused():
+    """A shipped model offers only the kinds it learned well enough (see its model card)."""
+    offered = photos.repertoire([kind for kind in photos.KINDS if kind != "tint"])
+    refused = within_repertoire(Command(action="edit", instruction="give it a red tint"), offered)
+    assert refused.action == "help" and "'red tint'" in refused.rationale
+    kept = Command(action="edit", instruction="make it much warmer")
+    assert within_repertoire(kept, offered) == kept

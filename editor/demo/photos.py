@@ -217,27 +217,28 @@ def make_edit(kind: str, rng: np.random.Generator, strength: str | None = None) 
     return Edit(kind, strength, instruction, transform(kind, strength, colour))
 
 
-def vocabulary() -> set[str]:
-    """Every word an instruction of this world can contain."""
+def vocabulary(kinds: Sequence[str] = tuple(KINDS)) -> set[str]:
+    """Every word an instruction of these edit kinds can contain."""
     words = set()
     fillers = [{"before": " ".join(b), "after": " ".join(a), "colour": colour}
                for b, a in zip(BEFORE_WORDS.values(), AFTER_WORDS.values(), strict=True)
                for colour in TINTS]
-    for kind in KINDS.values():
-        for phrasing in kind.phrasings:
+    for kind in kinds:
+        for phrasing in KINDS[kind].phrasings:
             for filler in fillers:
                 words.update(phrasing.format(**filler).split())
     return words
 
 
-def repertoire() -> dict:
-    """What a model of this world can do: each kind's phrasings, and every word it knows."""
-    return {"summary": "changes the colours and light of a photo: " + ", ".join(KINDS),
-            "kinds": {name: list(kind.phrasings) for name, kind in KINDS.items()},
+def repertoire(kinds: Sequence[str] = tuple(KINDS)) -> dict:
+    """What a model of this world can do, for its pixchat.json: the kinds (all, or those it
+    learned well enough to offer), their phrasings, and every word they use."""
+    return {"summary": "changes the colours and light of a photo: " + ", ".join(kinds),
+            "kinds": {kind: list(KINDS[kind].phrasings) for kind in kinds},
             "intensities": {strength: list(words) for strength, words in BEFORE_WORDS.items()
                             if strength != "normal"},
-            "colours": list(TINTS),
-            "words": sorted(vocabulary())}
+            "colours": list(TINTS) if "tint" in kinds else [],
+            "words": sorted(vocabulary(kinds))}
 
 
 # --- photos ------------------------------------------------------------------------------
