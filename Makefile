@@ -26,6 +26,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check .
+	$(VENV)/bin/basedpyright --pythonpath $(PY)
 	$(PY) -m pytest
 
 bench: $(STAMP)

@@ -16,13 +16,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from PIL import Image
-from tqdm import tqdm
 
-from editor import SCHEDULERS, EditorError, EditRequest, resize_to
+from editor import SCHEDULERS, EditorError, EditRequest
 from editor.base import StepCallback
 from editor.images import load_image
 
-from .setup import open_editor
+from .command import scale_text
+from .setup import open_editor, read_region
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,6 +46,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         metavar="Y",
         help="image guidance: how close to the input (default: the model's)",
+    )
+    edit.add_argument(
+        "--mask", type=Path, metavar="PNG",
+        help="only change the picture where this mask is white (the image's shape, any size)",
     )
     edit.set_defaults(run=run_edit)
 
@@ -92,7 +96,10 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_out: str) -> N
 
 
 def run_edit(args: argparse.Namespace) -> int:
+    from editor.composite import compose  # torch loads only where an edit is made
+
     image = load_image(args.image)
+    region = read_region(args.mask, image.size) if args.mask else None
     editor = open_editor(args.model, warn)
     with progress_bar("editing") as on_step:
         result = editor.edit(
@@ -105,12 +112,14 @@ def run_edit(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 scheduler=args.scheduler,
                 on_step=on_step,
+                region=region,
             )
         )
     out = args.out or args.image.with_name(f"{args.image.stem}-edited.png")
-    save(resize_to(result.image, image.size), out)
+    save(compose(image, result, region).image, out)
     print(
-        f"wrote {out}: s_T {result.text_scale:g}, s_I {result.image_scale:g}, seed {result.seed}, "
+        f"wrote {out}: s_T {scale_text(result.text_scale)}, s_I {scale_text(result.image_scale)}, "
+        f"seed {result.seed}, "
         f"{result.steps} steps ({result.scheduler}), model {result.model_id}, "
         f"{result.timings['total']:.1f} s"
     )
@@ -134,8 +143,8 @@ def run_grid(args: argparse.Namespace) -> int:
     save(grid.sheet, out)
     first = grid.results[0][0]
     print(
-        f"wrote {out}: rows s_T {', '.join(f'{s:g}' for s in grid.text_scales)}; "
-        f"columns s_I {', '.join(f'{s:g}' for s in grid.image_scales)}; seed {first.seed}, "
+        f"wrote {out}: rows s_T {', '.join(map(scale_text, grid.text_scales))}; "
+        f"columns s_I {', '.join(map(scale_text, grid.image_scales))}; seed {first.seed}, "
         f"{first.steps} steps ({first.scheduler}), model {first.model_id}, "
         f"{first.timings['total']:.1f} s"
     )
@@ -150,6 +159,8 @@ def warn(message: str) -> None:
 @contextmanager
 def progress_bar(description: str) -> Iterator[StepCallback]:
     """A tqdm bar on stderr, advanced by the editor's per-step callback."""
+    from tqdm import tqdm
+
     with tqdm(desc=description, unit="step") as bar:
 
         def on_step(step: int, total: int) -> None:

@@ -24,6 +24,8 @@ from pathlib import Path
 from editor.images import load_image
 from memory import History, NavigationResult, NodeInfo, SessionStore, StoreError, to_json
 
+from .command import scale_text
+from .history_tree import tree_rows
 from .setup import read_upload
 
 
@@ -202,32 +204,19 @@ def collect_garbage(args: argparse.Namespace) -> int:
 
 
 def tree_lines(history: History) -> list[str]:
-    """The tree as text, one node a line, numbered by step; a chain of single children stays
-    in one column.
+    """The tree as text (see `history_tree`), the way to the head marked with `*`.
 
         * 0  original 512×512
         * 1  'make it winter'  s_T 7.5  s_I 1.5  seed 42
           ├─ 2  'more snow'  ...
         * └─ 3  'add a hat'  ...  ← head
     """
-    steps = {node.id: step for step, node in enumerate(history.nodes)}
     on_head_path = set(history.head_path)
-    head_id = history.session.head_id
     lines = []
-    stack = [(history.nodes[0], "", "")]  # node, indent of its line, indent of its children
-    while stack:
-        node, indent, child_indent = stack.pop()
-        mark = "*" if node.id in on_head_path else " "
-        head = "  ← head" if node.id == head_id else ""
-        lines.append(f"{mark} {indent}{steps[node.id]}  {_describe(node)}{head}")
-        children = history.children[node.id]
-        if len(children) == 1:
-            stack.append((children[0], child_indent, child_indent))
-            continue
-        for position, child in reversed(list(enumerate(children))):
-            last = position == len(children) - 1
-            stack.append((child, child_indent + ("└─ " if last else "├─ "),
-                          child_indent + ("   " if last else "│  ")))
+    for row in tree_rows(history):
+        mark = "*" if row.node.id in on_head_path else " "
+        head = "  ← head" if row.node.id == history.session.head_id else ""
+        lines.append(f"{mark} {row.branch}{row.step}  {_describe(row.node)}{head}")
     return lines
 
 
@@ -236,8 +225,9 @@ def _describe(node: NodeInfo) -> str:
         return f"original {node.width}×{node.height}"
     params = node.params
     parts = [repr(params.instruction or params.chat_text)]
-    for label, value in [("s_T", params.text_scale), ("s_I", params.image_scale),
-                         ("seed", params.seed)]:
+    for label, value in [("s_T", params.text_scale), ("s_I", params.image_scale)]:
         if value is not None:
-            parts.append(f"{label} {value:g}")
+            parts.append(f"{label} {scale_text(value)}")
+    if params.seed is not None:
+        parts.append(f"seed {params.seed}")
     return "  ".join(parts)

@@ -7,8 +7,10 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-Action = Literal["edit", "refine", "again", "undo", "redo", "revert", "reset", "options", "help"]
-Scope = Literal["global", "local"]
+Action = Literal[
+    "edit", "refine", "again", "undo", "redo", "revert", "reset", "options", "help", "clarify"
+]
+Scope = Literal["global", "local", "background"]
 
 ACTIONS_WITH_INSTRUCTION = ("edit", "refine", "again", "options")
 
@@ -16,8 +18,11 @@ ACTIONS_WITH_INSTRUCTION = ("edit", "refine", "again", "options")
 class ScaleDefaults(Protocol):
     """An editor model's recommended scales (`editor.ModelDefaults` is one)."""
 
-    text_scale: float
-    image_scale: float
+    @property
+    def text_scale(self) -> float: ...
+
+    @property
+    def image_scale(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -52,9 +57,11 @@ class Command(BaseModel):
     text_scale: float | None = None  # s_T: how big a change
     image_scale: float | None = None  # s_I: how close to the current image
     target: int | None = Field(default=None, ge=0)  # a step number; 0 is the original
+    undo_first: bool = False  # an edit of the image shown before this one ("undo and ...")
     scope: Scope = "global"
     rationale: str = ""  # one line shown to the person
     fallback_reason: str | None = None  # why the VLM's answer was not used: "it was empty"
+    choices: tuple[str, ...] = ()  # for 'clarify': what the person may answer, e.g. "undo"
 
     @field_validator("instruction", "rationale")
     @classmethod
@@ -67,7 +74,7 @@ class Command(BaseModel):
         if value is None:
             return None
         context = info.context or {}
-        low, high = getattr(context.get("limits", DEFAULT_LIMITS), info.field_name)
+        low, high = getattr(context.get("limits", DEFAULT_LIMITS), str(info.field_name))
         if context.get("reject_out_of_range") and not low <= value <= high:
             raise ValueError(f"{value:g} is outside the safe range {low:g}–{high:g}")
         return min(max(value, low), high)
@@ -90,6 +97,11 @@ class Command(BaseModel):
         """A command from untrusted data; raises pydantic's ValidationError if a scale is
         outside `limits` or anything else is wrong."""
         return cls.model_validate(data, context={"limits": limits, "reject_out_of_range": True})
+
+
+def scale_text(value: float) -> str:
+    """A scale as people write it, with at most two decimals: 7.5, 1.28, 2."""
+    return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 def navigation(action: Action, step: int | None = None) -> Command:

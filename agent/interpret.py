@@ -37,8 +37,13 @@ def load_interpreter(
         return RuleInterpreter(defaults, limits)
     kind, _, name = spec.partition(":")
     if kind == "vlm" and name.strip():
-        # Imported here so that the rules do not pay for loading torch and transformers.
-        from .vlm import VLMInterpreter
+        try:  # imported here so that the rules do not pay for loading torch and transformers
+            from .vlm import VLMInterpreter
+        except ImportError as error:  # pixchat was installed without its [vlm] extra
+            raise InterpreterError(
+                f"The VLM interpreter needs {error.name}, which is not installed; install it "
+                "with pip install 'pixchat[vlm]'."
+            ) from None
 
         return VLMInterpreter.from_pretrained(name.strip(), defaults, limits, device=device)
     raise InterpreterError(

@@ -12,17 +12,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from PIL import Image
+
 from editor import ModelDefaults, ModelNotFound, load_editor
 from editor.embedded import EmbeddedEditor
 from editor.images import load_image, to_png_bytes
-from editor.models import model_defaults
 from memory import SessionStore
 
 from .interpret import Interpreter, load_interpreter
-from .turn import Agent
 
 if TYPE_CHECKING:
     from editor import Pix2PixEditor
+
+    from .turn import Agent
 
 Warn = Callable[[str], None]
 Loaded = TypeVar("Loaded")
@@ -45,6 +47,8 @@ def open_interpreter(spec: str, model: str, warn: Warn) -> Interpreter:
 
     Only the model's settings are read, not its weights.
     """
+    from editor.models import model_defaults  # huggingface_hub loads only here
+
     defaults: ModelDefaults = _or_demo(model_defaults, model, warn)
     return load_interpreter(spec, defaults)
 
@@ -70,6 +74,14 @@ def read_upload(upload: str | Path | bytes) -> bytes:
     return to_png_bytes(load_image(upload))
 
 
+def read_region(upload: str | Path | bytes, size: tuple[int, int]) -> Image.Image:
+    """A mask the person drew (white = may change) for an image of `size`, checked; raises
+    `ImageError` or `EditorError` with one sentence before anything is edited."""
+    from editor.masks import fit_region  # torch loads only where an edit is coming
+
+    return fit_region(load_image(upload), size)
+
+
 def open_agent(
     store: SessionStore,
     model: str,
@@ -81,6 +93,8 @@ def open_agent(
     seed: int | None = None,
 ) -> Agent:
     """An `Agent` over `store`, editing with `model`, interpreting with `interpreter`."""
+    from .turn import Agent  # LangGraph loads only when a turn is about to run
+
     editor = open_editor(model, warn)
     return Agent(
         store=store,

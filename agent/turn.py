@@ -6,9 +6,11 @@ options → pick | reply.
                ├─► options ──► pick (waits for a choice) ─┤
                └──────────────────────────────────────────┴─► reply
 
-The graph state holds ids and parameters only. Images travel through `Agent.scratch`, keyed
-by the turn's thread id, and land in the session store when a node is committed. Progress
-(the stage, and step i of n while the editor runs) is written to LangGraph's "custom"
+The graph state holds ids and parameters only. Images (the parent, the edits, a mask the
+person drew) travel through `Agent.scratch`, keyed by the turn's thread id, and land in the
+session store when a node is committed. An edit is composed onto its parent at the parent's
+own size before it is checked: outside its mask the parent's pixels stay exactly as they were.
+Progress (the stage, and step i of n while the editor runs) is written to LangGraph's "custom"
 stream; `run_turn` hands each event to the caller's `on_event`, which is how the command
 line draws its progress bar and the app its progress widget.
 """
@@ -18,8 +20,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.config import get_config, get_stream_writer
 from langgraph.graph import END, START, StateGraph
@@ -27,13 +30,15 @@ from langgraph.types import Command as Resume
 from langgraph.types import interrupt
 from PIL import Image
 
-from editor import Editor, EditRequest, EditResult, resize_to
+from editor import Editor, EditRequest, EditResult
+from editor.composite import Composite, compose
 from editor.grid import default_grid_scales
 from editor.images import load_image, to_png_bytes
 from memory import History, NodeInfo, NotFound, SessionStore
 
-from .checks import Drift, has_drifted, is_better, measure_drift, retry_image_scale
-from .command import DEFAULT_LIMITS, Command, ScaleLimits, Turn
+from .checks import Drift, has_acted, has_drifted, is_better, measure_drift, retry_image_scale
+from .command import DEFAULT_LIMITS, Command, ScaleLimits, Turn, scale_text
+from .errors import AgentError
 from .interpret import Interpreter
 from .repertoire import repertoire_of, within_repertoire
 
@@ -69,6 +74,15 @@ class TurnResult:
     changed: bool  # a new image state was committed
     metrics: dict[str, Any] = field(default_factory=dict)
     options: PendingOptions | None = None  # set when the person must pick an option
+    choices: tuple[str, ...] = ()  # set when the turn asks back: what the person may answer
+
+
+@dataclass
+class Edited:
+    """One edit as the editor returned it, and composed onto its parent at the parent's size."""
+
+    result: EditResult
+    composite: Composite
 
 
 @dataclass
@@ -76,6 +90,7 @@ class PendingOptions:
     """An options grid waiting for the person's choice (`choose_option`)."""
 
     thread_id: str
+    instruction: str  # what every option edits, for the caption
     sheet: Image.Image  # the labelled contact sheet
     labels: list[str]  # "s_T 5 · s_I 1.5", in reading order (rows s_T, columns s_I)
 
@@ -88,7 +103,7 @@ class TurnState(TypedDict, total=False):
     node_id: int  # where the head is at the end of the turn
     root_id: int  # the session's original image
     changed: bool
-    seed: int
+    seed: int | None  # None until the editor draws one
     scales: list[tuple[float, float]]  # (s_T, s_I) of each image in scratch, in order
     choice: int | None
     metrics: dict[str, Any]
@@ -120,6 +135,9 @@ def build_graph(agent: Agent):
             except NotFound as error:
                 command = Command(action="help", rationale=str(error))
         agent.store.add_message(agent.owner, state["session_id"], "user", state["text"])
+        if command.action == "edit" and command.undo_first:  # "undo that and make it blue"
+            agent.store.undo(agent.owner, state["session_id"])
+            history = agent.store.history(agent.owner, state["session_id"])
         parent_id, seed = _starting_point(history, command, agent.seed)
         if command.action in ("edit", "options", "help"):  # before any edit is spent
             parent = _image(agent, state["session_id"], parent_id)
@@ -142,35 +160,42 @@ def build_graph(agent: Agent):
             result = agent.store.revert(agent.owner, session_id, state["parent_id"])
         else:
             result = getattr(agent.store, command.action)(agent.owner, session_id)
-        reply = command.rationale if result.moved else result.message
+        reply = result.message
+        if result.moved:  # undo and redo also say where they went: it is not always the parent
+            reply = command.rationale if command.action in ("revert", "reset") else \
+                f"{command.rationale} {result.message}"
         return {"node_id": result.node.id, "reply": reply}
 
     def edit(state: TurnState) -> TurnState:
         command = Command.model_validate(state["command"])
+        scratch = agent.scratch.setdefault(_thread(state), {})
         parent = _image(agent, state["session_id"], state["parent_id"])
         scales = (_text_scale(agent, command), _image_scale(agent, command))
-        result = _run_editor(agent, parent, command, scales, state["seed"], emit)
-        agent.scratch[_thread(state)] = {"parent": parent, "results": [result]}
-        return {"seed": result.seed, "scales": [scales]}
+        edited = _run_editor(agent, parent, command, scales, state["seed"], scratch, emit)
+        scratch.update(parent=parent, results=[edited])
+        return {"seed": edited.result.seed, "scales": [scales]}
 
     def check(state: TurnState) -> TurnState:
         emit({"stage": "checking"})
         command = Command.model_validate(state["command"])
         scratch = agent.scratch[_thread(state)]
         parent, kept = scratch["parent"], scratch["results"][0]
-        drift = measure_drift(kept.image, parent)
+        drift = measure_drift(kept.composite.image, parent, kept.composite.mask)
         retried = ""
-        higher = retry_image_scale(kept.image_scale, agent.limits)
+        higher = retry_image_scale(kept.result.image_scale, agent.limits)
         if has_drifted(drift, command.scope) and higher is not None:
-            scales = (kept.text_scale, higher)
-            retry = _run_editor(agent, parent, command, scales, state["seed"], emit)
-            retry_drift = measure_drift(retry.image, parent)
+            scales = (kept.result.text_scale, higher)
+            retry = _run_editor(agent, parent, command, scales, state["seed"], scratch, emit)
+            retry_drift = measure_drift(retry.composite.image, parent, retry.composite.mask)
             if is_better(retry_drift, drift, command.scope):
                 kept, drift = retry, retry_drift
-                retried = f" It drifted too far at first, so I raised s_I to {higher:g}."
+                retried = f" It drifted too far at first, so I raised s_I to {scale_text(higher)}."
             else:
-                retried = f" It drifted; a retry with s_I {higher:g} was no better, so I kept it."
-        metrics = _drift_metrics(agent, state, kept.image, parent, drift)
+                retried = (f" It drifted; a retry with s_I {scale_text(higher)} was no better, "
+                           "so I kept it.")
+        if not has_acted(drift):
+            retried += " It changed almost nothing; say 'stronger' for a bigger change."
+        metrics = _drift_metrics(agent, state, kept.composite, parent, drift)
         metrics["retried"] = bool(retried)
         scratch["results"] = [kept]
         return {"metrics": metrics, "reply": retried}
@@ -178,43 +203,39 @@ def build_graph(agent: Agent):
     def commit(state: TurnState) -> TurnState:
         command = Command.model_validate(state["command"])
         scratch = agent.scratch.pop(_thread(state))
-        result = scratch["results"][0]
-        node = _commit(agent, state, command, result, state["metrics"], scratch["parent"])
-        reply = (f"{command.rationale} Used s_T {result.text_scale:g} (how big a change) and "
-                 f"s_I {result.image_scale:g} (how close to the original).{state['reply']} "
-                 f"{ADJUST_HINT}")
+        edited = scratch["results"][0]
+        result = edited.result
+        node = _commit(agent, state, command, edited, state["metrics"])
+        reply = (f"{command.rationale} Used s_T {scale_text(result.text_scale)} (how big a "
+                 f"change) and s_I {scale_text(result.image_scale)} (how close to the original)."
+                 f"{state['reply']} {ADJUST_HINT}")
         return {"node_id": node.id, "changed": True, "reply": reply}
 
     def options(state: TurnState) -> TurnState:
         command = Command.model_validate(state["command"])
         text_scales, image_scales = _grid_scales(agent, command)
+        scratch = agent.scratch.setdefault(_thread(state), {})
         parent = _image(agent, state["session_id"], state["parent_id"])
-        total = agent.steps or agent.editor.defaults.steps
-        request = EditRequest(
-            image=parent, instruction=command.instruction, steps=agent.steps, seed=state["seed"],
-            scheduler=agent.scheduler,
-            on_step=lambda step, _: emit({"stage": "editing", "step": step, "total": total}),
-        )
-        emit({"stage": "editing", "step": 0, "total": total})
+        request = _request(agent, parent, command, None, state["seed"], scratch, emit)
         grid = agent.editor.grid(request, text_scales, image_scales)
         results = [cell for row in grid.results for cell in row]
-        agent.scratch[_thread(state)] = {"parent": parent, "results": results,
-                                         "sheet": grid.sheet}
+        scratch.update(parent=parent, results=results, sheet=grid.sheet)
         return {"seed": results[0].seed,
                 "scales": [(cell.text_scale, cell.image_scale) for cell in results]}
 
     def pick(state: TurnState) -> TurnState:
-        choice = interrupt({"count": len(state["scales"])})
+        choice = interrupt({"count": len(state["scales"])})["choice"]
         scratch = agent.scratch.pop(_thread(state))
         if choice is None or not 0 <= choice < len(scratch["results"]):
             return {"reply": "Kept the image as it was; say 'show me options' to see them again."}
         command = Command.model_validate(state["command"])
         result = scratch["results"][choice]
-        metrics = _drift_metrics(agent, state, result.image, scratch["parent"])
-        node = _commit(agent, state, command, result, metrics, scratch["parent"])
+        edited = Edited(result, compose(scratch["parent"], result, scratch.get("region")))
+        metrics = _drift_metrics(agent, state, edited.composite, scratch["parent"])
+        node = _commit(agent, state, command, edited, metrics)
         return {"node_id": node.id, "changed": True,
-                "reply": f"Using option {choice + 1}: s_T {result.text_scale:g}, "
-                         f"s_I {result.image_scale:g}. {ADJUST_HINT}"}
+                "reply": f"Using option {choice + 1} of '{command.instruction}': "
+                         f"{option_label(result.text_scale, result.image_scale)}. {ADJUST_HINT}"}
 
     def reply(state: TurnState) -> TurnState:
         command = Command.model_validate(state["command"])
@@ -248,14 +269,17 @@ def run_turn(
     text: str,
     on_event: EventHandler | None = None,
     command: Command | None = None,
+    region: Image.Image | None = None,
 ) -> TurnResult:
     """Run one chat turn to its end, or until an options grid waits for a pick.
 
     `command` skips the interpreter: the app's buttons and sliders say exactly what they
     want (e.g. a 'refine' with the sliders' scales); `text` is then what the transcript shows.
+    `region` is a mask the person drew (white = may change): an edit stays inside it.
     """
     agent.store.history(agent.owner, session_id)  # unknown session or owner: fail before work
     thread_id = f"{session_id}:{uuid.uuid4().hex}"
+    agent.scratch[thread_id] = {"region": region}
     state: TurnState = {"session_id": session_id, "text": text}
     if command is not None:
         state["command"] = command.model_dump()
@@ -265,30 +289,41 @@ def run_turn(
 def choose_option(
     agent: Agent, pending: PendingOptions, choice: int | None, on_event: EventHandler | None = None
 ) -> TurnResult:
-    """Finish an options turn: commit option `choice` (0-based), or none when it is None."""
-    return _stream(agent, Resume(resume=choice), pending.thread_id, on_event)
+    """Finish an options turn: commit option `choice` (0-based), or none when it is None.
+
+    The choice travels wrapped in a dict: LangGraph reads `Resume(resume=None)` as "no value".
+    """
+    return _stream(agent, Resume(resume={"choice": choice}), pending.thread_id, on_event)
 
 
 def _stream(agent: Agent, graph_input: Any, thread_id: str, on_event: EventHandler | None):
-    config = {"configurable": {"thread_id": thread_id}}
+    config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
     try:
         for mode, chunk in agent.graph.stream(graph_input, config, stream_mode=["custom",
                                                                                  "values"]):
             if mode == "custom" and on_event:
-                on_event(chunk)
+                on_event(cast(dict[str, Any], chunk))
     except BaseException:
         agent.scratch.pop(thread_id, None)
         raise
     snapshot = agent.graph.get_state(config)
-    state: TurnState = snapshot.values
+    if not snapshot.next:  # the turn is over (a navigation, a reply): its scratch too
+        agent.scratch.pop(thread_id, None)
+    state = cast(TurnState, snapshot.values)
     command = Command.model_validate(state["command"])
     if snapshot.next:  # waiting in `pick`
         scratch = agent.scratch[thread_id]
-        labels = [f"s_T {s_t:g} · s_I {s_i:g}" for s_t, s_i in state["scales"]]
+        labels = [option_label(s_t, s_i) for s_t, s_i in state["scales"]]
         return TurnResult(command, command.rationale, state["node_id"], False,
-                          options=PendingOptions(thread_id, scratch["sheet"], labels))
+                          options=PendingOptions(thread_id, command.instruction,
+                                                 scratch["sheet"], labels))
     return TurnResult(command, state["reply"], state["node_id"], state["changed"],
-                      state.get("metrics", {}))
+                      state.get("metrics", {}), choices=command.choices)
+
+
+def option_label(text_scale: float, image_scale: float) -> str:
+    """How an option is named in replies and under its button: "s_T 5 · s_I 1.5"."""
+    return f"s_T {scale_text(text_scale)} · s_I {scale_text(image_scale)}"
 
 
 # --- helpers --------------------------------------------------------------------------
@@ -308,14 +343,15 @@ def _image(agent: Agent, session_id: str, node_id: int) -> Image.Image:
 
 
 def _turns(history: History) -> list[Turn]:
-    """The session's edits in the order they were made, as the interpreter's history.
+    """The edits that made the image shown now, oldest first, as the interpreter's history.
 
-    The last one is what 'stronger', 'again' and 'show me options' repeat, also after an
-    undo or a reset.
+    The last one, the image's own edit, is what 'stronger', 'again' and 'show me options'
+    repeat, also after an undo or a revert; at the original there is none.
     """
     turns = []
-    for node in history.nodes[1:]:
-        params = node.params
+    nodes = {node.id: node for node in history.nodes}
+    for node_id in history.head_path[1:]:
+        params = nodes[node_id].params
         command = Command.clamped(
             action="edit", instruction=params.instruction or params.chat_text or "edit",
             text_scale=params.text_scale, image_scale=params.image_scale,
@@ -364,35 +400,53 @@ def _grid_scales(agent: Agent, command: Command) -> tuple[list[float], list[floa
     return default_grid_scales(centre)
 
 
-def _drift_metrics(agent, state, image, parent, from_parent: Drift | None = None) -> dict:
+def _drift_metrics(agent, state, composite: Composite, parent,
+                   from_parent: Drift | None = None) -> dict:
     """The node's metrics: the edit's scope and its drift from the parent and the original."""
     command = Command.model_validate(state["command"])
     original = parent if state["parent_id"] == state["root_id"] else \
         _image(agent, state["session_id"], state["root_id"])
+    from_parent = from_parent or measure_drift(composite.image, parent, composite.mask)
     return {
         "scope": command.scope,
-        "drift_parent": vars(from_parent or measure_drift(image, parent)),
-        "drift_original": vars(measure_drift(image, original)),
+        "drift_parent": vars(from_parent),
+        "drift_original": vars(measure_drift(composite.image, original)),
     }
 
 
-def _run_editor(agent, image, command, scales, seed, emit) -> EditResult:
+def _request(agent, image, command, scales, seed, scratch, emit) -> EditRequest:
+    """The editor request for `command` on `image`; a local edit is confined to where the
+    instruction acts, and to the person's region when they drew one."""
+    region = scratch.get("region")
+    if region is not None and command.scope == "global":
+        raise AgentError(
+            f"A mask limits a local edit, but '{command.instruction}' restyles the whole "
+            "picture; leave the mask out, or say what to change inside it."
+        )
     total = agent.steps or agent.editor.defaults.steps
     emit({"stage": "editing", "step": 0, "total": total})
-    request = EditRequest(
-        image=image, instruction=command.instruction, text_scale=scales[0],
-        image_scale=scales[1], steps=agent.steps, seed=seed, scheduler=agent.scheduler,
+    text_scale, image_scale = scales or (None, None)
+    return EditRequest(
+        image=image, instruction=command.instruction, text_scale=text_scale,
+        image_scale=image_scale, steps=agent.steps, seed=seed, scheduler=agent.scheduler,
         on_step=lambda step, _: emit({"stage": "editing", "step": step, "total": total}),
+        confine=command.scope != "global", region=region,
     )
-    return agent.editor.edit(request)
 
 
-def _commit(agent, state, command, result: EditResult, metrics, parent: Image.Image) -> NodeInfo:
-    """Store `result` as a child of the turn's parent, at the parent image's size."""
+def _run_editor(agent, image, command, scales, seed, scratch, emit) -> Edited:
+    """Edit `image` and compose the result onto it at its own size."""
+    result = agent.editor.edit(_request(agent, image, command, scales, seed, scratch, emit))
+    return Edited(result, compose(image, result, scratch.get("region")))
+
+
+def _commit(agent, state, command, edited: Edited, metrics) -> NodeInfo:
+    """Store the composed edit, and its mask, as a child of the turn's parent."""
     get_stream_writer()({"stage": "saving"})
-    image = resize_to(result.image, parent.size)
+    result = edited.result
     return agent.store.commit_edit(
-        agent.owner, state["session_id"], state["parent_id"], to_png_bytes(image),
+        agent.owner, state["session_id"], state["parent_id"],
+        to_png_bytes(edited.composite.image), mask_png=to_png_bytes(edited.composite.mask),
         chat_text=state["text"], instruction=command.instruction,
         text_scale=result.text_scale, image_scale=result.image_scale, seed=result.seed,
         steps=result.steps, scheduler=result.scheduler, model_id=result.model_id,

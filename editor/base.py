@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from PIL import Image
+
+if TYPE_CHECKING:
+    from .grid import GridResult  # grid.py imports this module
 
 SCHEDULERS = ("euler_ancestral", "dpmpp_2m")  # Euler ancestral is InstructPix2Pix's own
 DEFAULT_SCHEDULER = SCHEDULERS[0]
@@ -71,4 +74,23 @@ class Editor(Protocol):
 
     defaults: ModelDefaults
 
+    @property
+    def model_id(self) -> str:
+        """What results record: a short name ("demo"), a hub id or a folder."""
+        ...
+
+    @property
+    def device(self) -> object:
+        """Where edits run; `str()` names it, e.g. "cpu" or "cuda:0"."""
+        ...
+
     def edit(self, request: EditRequest) -> EditResult: ...
+
+    def grid(
+        self,
+        request: EditRequest,
+        text_scales: Sequence[float] | None = None,
+        image_scales: Sequence[float] | None = None,
+    ) -> GridResult:
+        """The request at every (s_T, s_I) pair, rows s_T and columns s_I, with a sheet."""
+        ...

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .base import EditResult
+from .masks import fit_region
 
 RIDGE = 1e-3  # how strongly a window with little colour variation leans on the global model
 UNEXPLAINED = 0.06  # a residual (0..1) from which the enlarged result replaces the model
@@ -39,8 +40,14 @@ class Composite:
     mask: Image.Image  # "L", the parent's size: 0 where the parent's pixels were kept exactly
 
 
-def compose(parent: Image.Image, result: EditResult) -> Composite:
-    """The edit in `result` applied to `parent` at the parent's own size (see the module)."""
+def compose(
+    parent: Image.Image, result: EditResult, region: Image.Image | None = None
+) -> Composite:
+    """The edit in `result` applied to `parent` at the parent's own size (see the module).
+
+    `region`, the mask a person drew (white = may change, see `masks.fit_region`), is a hard
+    limit at full size: no pixel outside it changes, however the working-size mask rounds.
+    """
     parent = parent.convert("RGB")
     seen, edited = _pixels(result.seen), _pixels(result.image)
     weight = _pixels(result.mask)[..., :1]
@@ -50,13 +57,15 @@ def compose(parent: Image.Image, result: EditResult) -> Composite:
     explained = (1 - residual / UNEXPLAINED).clamp(0, 1)
     # Everything that is enlarged, as channels of one small image: 9 + 3 model coefficients,
     # the result, how well the models explain it, and the mask.
-    small = torch.cat([coefficients, edited, explained, weight], dim=-1)
+    small = torch.cat([coefficients, edited, explained, weight], dim=-1).permute(2, 0, 1)
     full = np.array(parent)  # a writable copy: torch reads bands of it
+    allowed = None if region is None else np.asarray(fit_region(region, parent.size)) > 0
     image, mask = np.empty_like(full), np.empty(full.shape[:2], np.uint8)
     rows = max(1, BAND_PIXELS // parent.width)
     for top in range(0, parent.height, rows):
         band = slice(top, min(top + rows, parent.height))
-        image[band], mask[band] = _compose_band(full[band], small, band, parent.size)
+        image[band], mask[band] = _compose_band(full[band], _enlarge(small, band, parent.size),
+                                                None if allowed is None else allowed[band])
     return Composite(Image.fromarray(image), Image.fromarray(mask, mode="L"))
 
 
@@ -99,34 +108,41 @@ def apply_colour_models(coefficients: torch.Tensor, image: torch.Tensor) -> torc
 
 
 def _global_colour_model(guide, target, weight) -> torch.Tensor:
-    """One 3×3 colour matrix for the whole weighted region, leaning on the identity."""
+    """One 3×3 colour matrix for the whole weighted region (the identity where the region's
+    colours leave it undetermined, e.g. a flat picture)."""
     inputs = torch.cat([guide, torch.ones_like(guide[..., :1])], dim=-1).reshape(-1, 4)
     w = weight.reshape(-1, 1) + 1e-6
     prior = torch.cat([torch.eye(3), torch.zeros(1, 3)])
-    normal = inputs.T @ (w * inputs) + RIDGE * w.sum() * torch.eye(4)
-    rhs = inputs.T @ (w * target.reshape(-1, 3)) + RIDGE * w.sum() * prior
+    normal = inputs.T @ (w * inputs) + 1e-6 * w.sum() * torch.eye(4)
+    rhs = inputs.T @ (w * target.reshape(-1, 3)) + 1e-6 * w.sum() * prior
     return torch.linalg.solve(normal, rhs)[:3]
 
 
-def _compose_band(full: np.ndarray, small: torch.Tensor, band: slice, size: tuple[int, int]):
-    """Rows `band` of the composite: bilinear enlargement of `small`, then the blend."""
+def _enlarge(small: torch.Tensor, band: slice, size: tuple[int, int]) -> torch.Tensor:
+    """Rows `band` of `small` (channels, h, w) enlarged to `size` (width, height), bilinear
+    as `F.interpolate(align_corners=False)` would enlarge the whole."""
     width, height = size
     ys = (torch.arange(band.start, band.stop, dtype=torch.float32) + 0.5) / height * 2 - 1
     xs = (torch.arange(width, dtype=torch.float32) + 0.5) / width * 2 - 1
     grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)[None]
-    channels = small.permute(2, 0, 1)[None]
-    enlarged = F.grid_sample(channels, grid, mode="bilinear", padding_mode="border",
-                             align_corners=False)[0].permute(1, 2, 0)
-    coefficients, result = enlarged[..., :12], enlarged[..., 12:15]
-    explained, weight = enlarged[..., 15:16], enlarged[..., 16:17]
-    parent = torch.from_numpy(full).float() / 255
-    guided = apply_colour_models(coefficients, parent)
-    inside = explained * guided + (1 - explained) * result
-    blended = weight * inside + (1 - weight) * parent
-    pixels = (blended.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
-    kept = (weight[..., 0] <= 0).numpy()
+    return F.grid_sample(small[None], grid, mode="bilinear", padding_mode="border",
+                         align_corners=False)[0]
+
+
+def _compose_band(full: np.ndarray, enlarged: torch.Tensor, allowed: np.ndarray | None):
+    """One band of the composite from its rows of the enlarged channels (17, rows, width)."""
+    matrix, offset, result = enlarged[:9].unflatten(0, (3, 3)), enlarged[9:12], enlarged[12:15]
+    explained, weight = enlarged[15], enlarged[16]
+    if allowed is not None:
+        weight = weight * torch.from_numpy(allowed)
+    parent = torch.from_numpy(full).permute(2, 0, 1).float() / 255  # channel planes
+    guided = offset + matrix[0] * parent[0] + matrix[1] * parent[1] + matrix[2] * parent[2]
+    inside = result + explained * (guided - result)
+    blended = parent + weight * (inside - parent)
+    pixels = (blended.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    kept = (weight <= 0).numpy()
     pixels[kept] = full[kept]  # outside the mask: the parent's own bytes
-    return pixels, (weight[..., 0] * 255).round().to(torch.uint8).numpy()
+    return pixels, (weight * 255).round().to(torch.uint8).numpy()
 
 
 def _pixels(image: Image.Image) -> torch.Tensor:

@@ -14,7 +14,6 @@ import io
 import warnings
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 DEFAULT_MAX_PIXELS = 40_000_000
@@ -65,6 +64,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
     """Any Pillow mode (L, P, CMYK, 16-bit, with or without alpha) to 8-bit RGB on white."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         # 16-bit greyscale: keep the top 8 bits of the full range.
+        import numpy as np  # only here: the session commands start without it
+
         pixels = np.asarray(image, dtype=np.float64)
         peak = 65535.0 if pixels.max() > 255 else 255.0
         image = Image.fromarray((pixels * 255.0 / peak).round().astype(np.uint8), mode="L")

@@ -15,13 +15,19 @@ as one batch: that is how the options grid shares one text encoding, one image e
 every UNet call.
 """
 
+# pyright: reportAttributeAccessIssue=false, reportArgumentType=false, reportReturnType=false
+# (diffusers' annotations do not match it at run time: `config.in_channels` works, `.to()`
+# returns the module, `encode(...).latent_dist` exists.)
+
 from __future__ import annotations
 
 import copy
 import secrets
 from collections.abc import Sequence
 from time import perf_counter
+from typing import Any
 
+import numpy as np
 import torch
 from diffusers import (
     AutoencoderKL,
@@ -44,7 +50,7 @@ from .base import (
 from .errors import Cancelled, EditorError, ModelNotFound
 from .grid import GridResult, contact_sheet, default_grid_scales
 from .images import to_rgb
-from .masks import fit_region, region_at, relevance_mask
+from .masks import edit_mask, fit_region, latent_region, region_at
 from .models import locate_model, read_repertoire, recommended_defaults
 from .resolution import working_size
 
@@ -123,7 +129,7 @@ class Pix2PixEditor:
         """Load a model by short name (see `editor.models`), local folder or hub id."""
         source = locate_model(name_or_path)
         device, dtype = choose_device(device, dtype)
-        where = {"revision": source.revision}
+        where: dict[str, Any] = {"revision": source.revision}
         try:
             unet = UNet2DConditionModel.from_pretrained(
                 source.path, subfolder="unet", torch_dtype=dtype, **where
@@ -260,7 +266,7 @@ class Pix2PixEditor:
         weighed = [index for index in range(3) if weights[:, index].any()]
         weights = weights.T.reshape(3, count, 1, 1, 1).to(self.device, self.dtype)
         input_latents = image_latents * self.vae.config.scaling_factor
-        keep_region = None
+        keep_region, relevance = None, torch.empty(0)  # set by the first step
 
         total = len(sampler.timesteps)
         for step, t in enumerate(sampler.timesteps, start=1):
@@ -295,8 +301,7 @@ class Pix2PixEditor:
     def _latent_region(self, relevance: torch.Tensor, region: torch.Tensor | None):
         """Where each pair may change, at latent size (count, 1, h, w), from its relevance map
         and the person's region."""
-        height, width = relevance.shape[-2:]
-        masks = torch.stack([relevance_mask(one.cpu(), (width, height)) for one in relevance])
+        masks = torch.stack([latent_region(one.cpu()) for one in relevance])
         if region is not None:
             masks = masks * region
         return masks[:, None].to(self.device, self.dtype)
@@ -346,9 +351,12 @@ class Pix2PixEditor:
         # The input decoded beside the results: the picture as the model sees it, which the
         # full-size composite maps from.
         scaled_input = image_latents * self.vae.config.scaling_factor
-        images = self.image_processor.pt_to_numpy(self.decode(torch.cat([latents, scaled_input])))
-        *images, seen = self.image_processor.numpy_to_pil(images)
-        masks = [edit_mask(one, size, confine, region) for one in relevance.cpu()]
+        *outputs, seen = self.image_processor.pt_to_numpy(
+            self.decode(torch.cat([latents, scaled_input])))
+        masks = [final_mask(one, output, seen, confine, region)
+                 for one, output in zip(relevance.cpu(), outputs, strict=True)]
+        images = self.image_processor.numpy_to_pil(np.stack(outputs))
+        seen = self.image_processor.numpy_to_pil(seen[None])[0]
         done = perf_counter()
 
         timings = {
@@ -379,14 +387,17 @@ class Pix2PixEditor:
         ]
 
 
-def edit_mask(
-    relevance: torch.Tensor, size: tuple[int, int], confine: bool, region: Image.Image | None
+def final_mask(
+    relevance: torch.Tensor, output: np.ndarray, seen: np.ndarray, confine: bool,
+    region: Image.Image | None,
 ) -> Image.Image:
-    """Where an edit may change the picture ("L" at working `size`): everywhere for a restyle;
-    for a confined edit, where the instruction acts, within the person's region if any."""
-    mask = relevance_mask(relevance, size) if confine else torch.ones(size[::-1])
+    """Where an edit may change the picture ("L" at working size): everywhere for a restyle;
+    for a confined edit, where the instruction acts and the output changed what the model saw,
+    within the person's region if any."""
+    height, width = output.shape[:2]
+    mask = edit_mask(relevance, output, seen) if confine else torch.ones(height, width)
     if region is not None:
-        mask = mask * region_at(region, size)
+        mask = mask * region_at(region, (width, height))
     return Image.fromarray((mask * 255).round().to(torch.uint8).numpy(), mode="L")
 
 

@@ -36,12 +36,15 @@ def sha256_hex(data: bytes) -> str:
 class BlobStore(Protocol):
     def put(self, db: Session, data: bytes) -> str:
         """Store `data` unless it is there already; return its SHA-256."""
+        ...
 
     def get(self, db: Session, sha256: str) -> bytes:
         """The bytes stored under `sha256`."""
+        ...
 
     def remove_unreferenced(self, db: Session, referenced: set[str]) -> int:
         """Delete every image whose hash is not in `referenced`; return how many."""
+        ...
 
 
 class FileBlobStore:

@@ -2,7 +2,9 @@
 
 A session owns a tree of nodes; each node is one image state. `sessions.root_id` points
 at the upload, `sessions.head_id` at the image the person is looking at, and
-`nodes.redo_child_id` at the child that redo goes to. Image bytes live in a blob store
+`nodes.redo_child_id` at the child that redo goes to when no view says otherwise. `views`
+links the images the person was shown, each to the one before it, which undo and redo walk;
+`sessions.view_id` is the view of the head. Image bytes live in a blob store
 (`memory.blobs`), keyed by `nodes.image_sha256`, and so do edit masks (`nodes.mask_sha256`).
 Schema changes go through Alembic (`memory/migrations`), never through `create_all`.
 """
@@ -64,8 +66,12 @@ class SessionRow(Base):
     title: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
-    root_id: Mapped[int | None] = mapped_column(ForeignKey("nodes.id", use_alter=True))
-    head_id: Mapped[int | None] = mapped_column(ForeignKey("nodes.id", use_alter=True))
+    # NULL only inside `create_session`, between adding the session and its first node.
+    root_id: Mapped[int] = mapped_column(ForeignKey("nodes.id", use_alter=True), nullable=True)
+    head_id: Mapped[int] = mapped_column(ForeignKey("nodes.id", use_alter=True), nullable=True)
+    # The head's view. Not a foreign key, so that migration 0003 could add it to an existing
+    # SQLite table without rebuilding it (a rebuild would cascade-delete every node).
+    view_id: Mapped[int | None]
     # Bumped by every UPDATE; an update from a stale copy fails instead of overwriting.
     version: Mapped[int] = mapped_column()
 
@@ -112,6 +118,21 @@ class MessageRow(Base):
     text: Mapped[str] = mapped_column(Text)
     node_id: Mapped[int | None] = mapped_column(ForeignKey("nodes.id"))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class ViewRow(Base):
+    """One time an image was shown to the person (by an edit, a revert, a reset, ...): undo
+    goes from it to `back_id`, the image shown before, and redo to `forward_id`."""
+
+    __tablename__ = "views"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
+    node_id: Mapped[int] = mapped_column(ForeignKey("nodes.id"))
+    back_id: Mapped[int | None] = mapped_column(ForeignKey("views.id"))
+    forward_id: Mapped[int | None] = mapped_column(ForeignKey("views.id"))
 
 
 class BlobRow(Base):

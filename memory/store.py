@@ -3,10 +3,15 @@
 Every public method takes the acting `owner` and refuses another owner's session, and
 returns the frozen dataclasses of `memory.records`, never ORM rows.
 
-How the head moves: undo goes to the parent, redo to the child that `redo_child_id`
-names, revert to any node, reset to the root. Whenever the head moves to a node, every
-node on the way down from the root remembers the child taken, so redo retraces the
-branch visited last; a new edit after an undo starts a new branch and the old one stays.
+How the head moves: undo goes back to the image shown before this one, redo forward again,
+like a browser's back and forward buttons over the images the person was shown (the
+`views`); an edit, revert or reset after an undo takes the place of the images ahead, as a
+new page does. So undo after "a bit less" returns to the attempt before it, not to the tree
+parent they share. Where no image was shown before (a session imported from an export),
+undo goes to the parent and redo to the child that `redo_child_id` names: whenever the head
+moves to a node, every node on the way down from the root remembers the child taken, so
+redo retraces the branch visited last. Revert goes to any node, reset to the root; a new
+edit after an undo starts a new branch and the old one stays.
 
 Locking: a write transaction locks its session row (SQLite: the whole database) before
 it writes an image, and garbage collection takes the same locks, so it never removes an
@@ -28,7 +33,7 @@ from typing import Any, Literal
 
 from PIL import Image
 from pydantic import ValidationError
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import Row, delete, func, select, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -36,7 +41,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from .blobs import BlobStore, FileBlobStore, TableBlobStore, sha256_hex
 from .database import open_database, reason
 from .errors import Busy, Forbidden, InvalidArchive, NotFound, StoreError
-from .models import MessageRow, NodeRow, SessionRow, utc_now
+from .models import MessageRow, NodeRow, SessionRow, ViewRow, utc_now
 from .records import (
     ARCHIVE_FORMAT,
     ARCHIVE_VERSION,
@@ -53,6 +58,7 @@ from .records import (
 
 DEFAULT_LOCK_TIMEOUT = 10.0
 MAX_TITLE_LENGTH = 200
+IMPORTED = " (imported)"  # added to an imported session's title
 MAX_ARCHIVE_IMAGE_BYTES = 512 * 1024 * 1024
 
 
@@ -112,6 +118,7 @@ class SessionStore:
             db.flush()  # the new row is this writer's lock before it writes the image
             root = self._add_node(db, session.id, None, png, EditParams())
             session.root_id = session.head_id = root.id
+            session.view_id = _add_view(db, session.id, root.id).id
             db.flush()
             return _session_info(session, node_count=1)
 
@@ -159,7 +166,8 @@ class SessionStore:
                 # Writers lock a session row before writing an image: wait until none is.
                 db.execute(text("LOCK TABLE sessions IN EXCLUSIVE MODE"))
             referenced = set(db.scalars(select(NodeRow.image_sha256).distinct()))
-            referenced |= set(db.scalars(select(NodeRow.mask_sha256).distinct()))
+            referenced |= {sha256 for sha256 in db.scalars(select(NodeRow.mask_sha256).distinct())
+                           if sha256 is not None}
             return self._blobs.remove_unreferenced(db, referenced)
 
     # --- the edit tree ----------------------------------------------------------------
@@ -184,19 +192,32 @@ class SessionStore:
             return _node_info(node)
 
     def undo(self, owner: str, session_id: str) -> NavigationResult:
-        """Move the head to its parent; at the root nothing moves and the message says so."""
+        """Move the head back to the image shown before it (else to its parent); at the
+        original nothing moves and the message says so."""
         with self._transaction(write=True) as db:
             session = _owned_session(db, owner, session_id, lock=True)
             head = db.get_one(NodeRow, session.head_id)
+            view = _head_view(db, session)
+            if view is not None and view.back_id is not None:
+                back = db.get_one(ViewRow, view.back_id)
+                back.forward_id = view.id  # redo returns here
+                return _go_to(db, session, db.get_one(NodeRow, back.node_id), back)
             if head.parent_id is None:
                 return _stay(head, "Nothing to undo: this is the original image.")
-            return _go_to(db, session, db.get_one(NodeRow, head.parent_id))
+            view = view or _add_view(db, session.id, head.id)
+            parent_view = _add_view(db, session.id, head.parent_id, forward_id=view.id)
+            return _go_to(db, session, db.get_one(NodeRow, head.parent_id), parent_view)
 
     def redo(self, owner: str, session_id: str) -> NavigationResult:
-        """Move the head to the child visited last; at a leaf nothing moves."""
+        """Move the head forward to the image it was undone from (else to the child visited
+        last); when there is none nothing moves."""
         with self._transaction(write=True) as db:
             session = _owned_session(db, owner, session_id, lock=True)
             head = db.get_one(NodeRow, session.head_id)
+            view = _head_view(db, session)
+            if view is not None and view.forward_id is not None:
+                forward = db.get_one(ViewRow, view.forward_id)
+                return _go_to(db, session, db.get_one(NodeRow, forward.node_id), forward)
             if head.redo_child_id is None:
                 return _stay(head, "Nothing to redo: no edit was made after this image.")
             return _go_to(db, session, db.get_one(NodeRow, head.redo_child_id))
@@ -342,7 +363,8 @@ class SessionStore:
         self, db: Session, owner: str, archive: Archive, images: dict[str, bytes]
     ) -> SessionInfo:
         old = archive.history
-        session = SessionRow(id=new_session_id(), owner=owner, title=old.session.title,
+        session = SessionRow(id=new_session_id(), owner=owner,
+                             title=imported_title(old.session.title),
                              created_at=old.session.created_at)
         db.add(session)
         db.flush()
@@ -350,7 +372,9 @@ class SessionStore:
         for node in old.nodes:
             parent_id = None if node.parent_id is None else new_id[node.parent_id]
             row = self._add_node(db, session.id, parent_id, images[node.image_sha256],
-                                 node.params, images.get(node.mask_sha256), node.created_at)
+                                 node.params,
+                                 None if node.mask_sha256 is None else images[node.mask_sha256],
+                                 node.created_at)
             new_id[node.id] = row.id
         for node in old.nodes:
             if node.redo_child_id is not None:
@@ -363,6 +387,13 @@ class SessionStore:
                               node_id=node_id, created_at=message.created_at))
         db.flush()
         return _session_info(session, len(old.nodes))
+
+
+def imported_title(title: str) -> str:
+    """An imported session's title: its source's, marked (once), so the two are told apart."""
+    if title.endswith(IMPORTED):
+        return title
+    return title[:MAX_TITLE_LENGTH - len(IMPORTED)] + IMPORTED
 
 
 def _open_blob_store(kind: str, data_dir: Path) -> BlobStore:
@@ -400,11 +431,13 @@ def _session_node(db: Session, session: SessionRow, node_id: int) -> NodeRow:
     return node
 
 
-def _go_to(db: Session, session: SessionRow, node: NodeRow) -> NavigationResult:
+def _go_to(
+    db: Session, session: SessionRow, node: NodeRow, view: ViewRow | None = None
+) -> NavigationResult:
     where = f"step {_step(db, node)}: {_describe(node)}"
     if node.id == session.head_id:
         return _stay(node, f"Already at {where}.")
-    _move_head(db, session, node)
+    _move_head(db, session, node, view)
     return NavigationResult(node=_node_info(node), moved=True, message=f"Now at {where}.")
 
 
@@ -412,17 +445,28 @@ def _step(db: Session, node: NodeRow) -> int:
     """The node's step number, as `History.node_at_step` counts: 0 is the original."""
     earlier = select(func.count()).where(NodeRow.session_id == node.session_id,
                                          NodeRow.id < node.id)
-    return db.scalar(earlier)
+    return db.scalar(earlier) or 0
 
 
 def _stay(node: NodeRow, message: str) -> NavigationResult:
     return NavigationResult(node=_node_info(node), moved=False, message=message)
 
 
-def _move_head(db: Session, session: SessionRow, node: NodeRow) -> None:
-    """Point the head at `node`, keeping the invariant that redo relies on: along the path
-    from the root to the head, each node's `redo_child_id` is the next node of the path.
+def _move_head(
+    db: Session, session: SessionRow, node: NodeRow, view: ViewRow | None = None
+) -> None:
+    """Point the head at `node`, shown as `view` (None: newly shown, after the head's view,
+    in place of what redo would have gone to). Keeps the invariant that redo falls back on:
+    along the path from the root to the head, each node's `redo_child_id` is the next node
+    of the path.
     """
+    if view is None:
+        current = _head_view(db, session)
+        view = _add_view(db, session.id, node.id,
+                         back_id=current.id if current is not None else None)
+        if current is not None:
+            current.forward_id = view.id
+    session.view_id = view.id
     head = db.get_one(NodeRow, session.head_id)
     if node.parent_id == head.id:  # one step down (an edit or a redo): the path grows by one
         head.redo_child_id = node.id
@@ -452,6 +496,20 @@ def _point_path_at(db: Session, node_id: int) -> None:
                        .values(redo_child_id=row.id))
 
 
+def _add_view(db: Session, session_id: str, node_id: int, **links: int | None) -> ViewRow:
+    """A new view of `node_id`; `links` are its back_id and forward_id."""
+    view = ViewRow(session_id=session_id, node_id=node_id, **links)
+    db.add(view)
+    db.flush()
+    return view
+
+
+def _head_view(db: Session, session: SessionRow) -> ViewRow | None:
+    """The view the head was shown by; None when there is none (an imported session)."""
+    view = db.get(ViewRow, session.view_id) if session.view_id is not None else None
+    return view if view is not None and view.node_id == session.head_id else None
+
+
 def _history(db: Session, session: SessionRow) -> History:
     # plain rows, not ORM objects: a long history is read several times faster
     rows = db.execute(select(NodeRow.__table__).where(NodeRow.session_id == session.id)
@@ -459,8 +517,8 @@ def _history(db: Session, session: SessionRow) -> History:
     nodes = [_node_info(row) for row in rows]
     parent_of = {node.id: node.parent_id for node in nodes}
     head_path = [session.head_id]
-    while parent_of[head_path[-1]] is not None:
-        head_path.append(parent_of[head_path[-1]])
+    while (parent_id := parent_of[head_path[-1]]) is not None:
+        head_path.append(parent_id)
     return History(session=_session_info(session, len(nodes)), nodes=nodes,
                    head_path=head_path[::-1])
 
@@ -485,7 +543,7 @@ def _session_info(session: SessionRow, node_count: int) -> SessionInfo:
     )
 
 
-def _node_info(node: NodeRow) -> NodeInfo:
+def _node_info(node: NodeRow | Row) -> NodeInfo:
     return NodeInfo(
         id=node.id, parent_id=node.parent_id, redo_child_id=node.redo_child_id,
         image_sha256=node.image_sha256, width=node.width, height=node.height,

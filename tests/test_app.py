@@ -17,7 +17,6 @@ import pytest
 import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
-from tiny_models import build_tiny_pix2pix
 
 from editor.demo.world import SIZE, Scene, Shape, render_image
 from editor.images import to_png_bytes
@@ -46,19 +45,12 @@ def mask_png(box: tuple[int, int, int, int], size: tuple[int, int] = (SIZE, SIZE
 CIRCLE_MASK = mask_png((5, 5, 20, 20))  # around the circle of `scene_png`
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_pix2pix(tmp_path_factory.mktemp("tiny"))
-
-
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_model: Path):
     """The store the app opens: an empty data folder of its own, the tiny model."""
     monkeypatch.setenv("PIXCHAT_MODEL", str(tiny_model))
     monkeypatch.setenv("PIXCHAT_DATA", str(tmp_path))
     monkeypatch.setenv("PIXCHAT_OWNER", OWNER)
-    monkeypatch.delenv("PIXCHAT_DB", raising=False)
-    monkeypatch.delenv("PIXCHAT_INTERPRETER", raising=False)
     store = SessionStore(None, tmp_path)
     yield store
     store.close()
@@ -179,7 +171,8 @@ def test_undo_and_redo_move_between_the_original_and_the_edit(store):
     assert shown(app) == (original_url, "Step 0: the original, 32×32")
     assert head(store, session.id).id == session.root_id
     assert app.button(key="undo").disabled and not app.button(key="redo").disabled
-    assert transcript(app)[-2:] == ["undo", "Going back one step."]
+    assert transcript(app)[-2:] == ["undo", "Going back one step. Now at step 0: the original "
+                                    "image."]
 
     app.button(key="redo").click().run()
 
@@ -205,16 +198,26 @@ def test_apply_reruns_the_instruction_with_the_sliders_as_a_sibling(store):
     assert not app.error and not app.exception
 
 
-def test_show_options_then_use_this_keeps_that_option(store):
+def options_waiting(store: SessionStore) -> tuple[SessionInfo, NodeInfo, AppTest]:
+    """A session with one edit, open in a tab where "Show options" was just clicked."""
     session = store.create_session(OWNER, scene_png(), "scene")
     edit = add_edit(store, session, session.root_id, "blue")
     app = open_app()
-
     app.button(key="show_options").click().run()
+    return session, edit, app
 
-    choices = [button for button in app.button if button.key.startswith("use_option_")]
-    assert len(choices) == 9 and all(button.label == "Use this" for button in choices)
-    assert any(image.captions[0].startswith("Options:") for image in app.image)
+
+def option_buttons(app: AppTest) -> list:
+    return [button for button in app.button if button.key.startswith("use_option_")]
+
+
+def test_show_options_then_use_this_keeps_that_option(store):
+    session, edit, app = options_waiting(store)
+
+    choices = option_buttons(app)
+    assert len(choices) == 9 and all(button.label == f"Use {button.help}" for button in choices)
+    assert any(image.captions[0].startswith("Options for 'make the circle blue': rows s_T")
+               for image in app.image)
     assert head(store, session.id).id == edit.id  # nothing kept before a pick
     label = app.button(key="use_option_2").help  # first row (s_T low), last column (s_I high)
 
@@ -224,8 +227,28 @@ def test_show_options_then_use_this_keeps_that_option(store):
     assert chosen.parent_id == session.root_id
     assert label == f"s_T {chosen.params.text_scale:g} · s_I {chosen.params.image_scale:g}"
     assert chosen.params.text_scale < 3.0 and chosen.params.image_scale > 1.5
-    assert not [button for button in app.button if button.key.startswith("use_option_")]
+    assert not option_buttons(app)
     assert transcript(app)[-1].startswith("Using option 3")
+
+
+def test_a_vague_message_is_asked_back_and_an_answer_button_runs_it(store):
+    session = store.create_session(OWNER, scene_png(), "scene")
+    add_edit(store, session, session.root_id, "blue")
+    app = open_app()
+
+    app.chat_input(key="chat").set_value("hmm, not quite").run()
+
+    assert "?" in transcript(app)[-1]
+    answers = [button.label for button in app.button if button.key.startswith("choice_")]
+    assert answers == ["undo", "again", "show me options"]
+    assert len(store.history(OWNER, session.id).nodes) == 2  # nothing was edited
+
+    app.button(key="choice_0").click().run()
+
+    assert head(store, session.id).id == session.root_id
+    assert transcript(app)[-2] == "undo"
+    assert not [button for button in app.button if button.key.startswith("choice_")]
+    assert not app.error and not app.exception
 
 
 def test_show_what_changed_tints_the_edited_region_and_says_when_there_is_none(store):
@@ -270,7 +293,8 @@ def test_a_region_upload_is_shown_on_the_image_and_a_bad_one_is_one_error(store)
     region = app.file_uploader(key=f"region_{session.id}")
     assert region.label == "Limit the edit to a region: a PNG, white = may change"
 
-    region.set_value(("circle.png", CIRCLE_MASK, "image/png")).run()
+    # drawn at twice the image's size: the same shape, so it is simply resized
+    region.set_value(("circle.png", mask_png((10, 10, 40, 40), size=(64, 64)), "image/png")).run()
 
     [preview] = [image for image in app.image if image.captions[0].startswith("The next edits")]
     assert preview.captions[0] == "The next edits may change only the tinted part."
@@ -284,21 +308,102 @@ def test_a_region_upload_is_shown_on_the_image_and_a_bad_one_is_one_error(store)
     assert "\n" not in error.value and not app.exception
     assert not [image for image in app.image if image.captions[0].startswith("The next edits")]
     assert shown(app)[1] == "Step 0: the original, 32×32"
+    for name, mask, problem in [("wide.png", mask_png((0, 0, 8, 8), size=(64, 32)),
+                                 "The mask is 64×32 but the image is 32×32"),
+                                ("black.png", mask_png((0, 0, 0, 0)), "The mask is all black")]:
+        app.file_uploader(key=f"region_{session.id}").set_value((name, mask, "image/png")).run()
+        [error] = app.error
+        assert error.value.startswith(f"{name} cannot limit the edit: {problem}")
 
 
-def test_history_shows_branches_and_reverts_to_any_step(store):
+def say_with_region(store: SessionStore, text: str) -> tuple[AppTest, SessionInfo]:
+    """A new session of `scene_png`, the circle's region uploaded, then `text` said."""
+    session = store.create_session(OWNER, scene_png(), "scene")
+    app = open_app()
+    app.file_uploader(key=f"region_{session.id}").set_value(
+        ("circle.png", CIRCLE_MASK, "image/png")).run()
+    app.chat_input(key="chat").set_value(text).run()
+    return app, session
+
+
+def test_a_chat_edit_with_a_region_changes_nothing_outside_it(store):
+    app, session = say_with_region(store, "make the circle blue")
+
+    edit = head(store, session.id)
+    assert edit.parent_id == session.root_id and not app.error and not app.exception
+    before = np.asarray(Image.open(io.BytesIO(scene_png())))
+    after = np.asarray(Image.open(io.BytesIO(store.node_image(OWNER, session.id))))
+    mask = np.asarray(Image.open(io.BytesIO(store.node_mask(OWNER, session.id))))
+    outside = np.asarray(Image.open(io.BytesIO(CIRCLE_MASK))) == 0
+    assert (after[outside] == before[outside]).all()  # bit for bit
+    assert (mask[outside] == 0).all() and mask.max() == 255
+    assert not (after == before).all()  # and inside it, the edit did something
+
+    app.button(key="undo").click().run()  # a region does not get in the way of navigation
+    assert head(store, session.id).id == session.root_id and not app.error
+
+
+def test_a_region_given_with_a_global_restyle_is_one_error_and_nothing_is_stored(store):
+    app, session = say_with_region(store, "make it a snowy winter scene")
+
+    [error] = app.error
+    assert error.value.startswith("A mask limits a local edit, but 'make it a snowy winter ")
+    assert len(store.history(OWNER, session.id).nodes) == 1 and not app.exception
+
+
+def test_none_of_these_keeps_the_image_and_closes_the_options(store):
+    session, edit, app = options_waiting(store)
+    assert len(option_buttons(app)) == 9
+
+    app.button(key="dismiss_options").click().run()
+
+    assert head(store, session.id).id == edit.id
+    assert len(store.history(OWNER, session.id).nodes) == 2
+    assert not option_buttons(app)
+    assert transcript(app)[-1].startswith("Kept the image as it was")
+    assert not app.error and not app.exception
+
+
+def test_a_new_message_instead_of_a_pick_closes_the_options(store):
+    session, edit, app = options_waiting(store)
+
+    app.chat_input(key="chat").set_value("make the circle red").run()
+
+    new = head(store, session.id)
+    assert new.parent_id == edit.id and new.params.instruction == "make the circle red"
+    assert len(store.history(OWNER, session.id).nodes) == 3  # no option was kept
+    assert not option_buttons(app)
+    assert not app.error and not app.exception
+
+
+def test_a_closed_tab_with_options_waiting_keeps_the_image(store):
+    session, edit, closed = options_waiting(store)
+    del closed  # the tab is closed before a pick
+
+    app = open_app()  # the person comes back in a new tab
+
+    assert head(store, session.id).id == edit.id and not option_buttons(app)
+    app.chat_input(key="chat").set_value("make the circle red").run()
+    assert head(store, session.id).parent_id == edit.id
+    assert not app.error and not app.exception
+
+
+def test_history_shows_the_tree_and_reverts_to_any_step(store):
     session = store.create_session(OWNER, scene_png(), "scene")
     first = add_edit(store, session, session.root_id, "blue")
     second = add_edit(store, session, session.root_id, "yellow")  # a branch from the original
+    third = add_edit(store, session, second.id, "red")  # a child of the branch
     app = open_app()
-    branches = [text.value for text in app.markdown if "↳" in text.value]
-    assert len(branches) == 2  # both edits hang off the original
+    rows = [text.value.replace("\u00a0", " ") for text in app.markdown if "** · " in text.value]
+    # Siblings hang off the original under ├─ and └─; the child stays in its parent's column.
+    assert [row.split("**")[0] for row in rows] == ["", "`├─ `", "`└─ `", "`   `"]
+    assert [row.split("**")[1] for row in rows] == ["0", "1", "2", "3"]
     with pytest.raises(KeyError):
-        app.button(key="revert_2")  # the current step has no "Go here"
+        app.button(key="revert_3")  # the current step has no "Go here"
 
     app.button(key="revert_1").click().run()
 
-    assert head(store, session.id).id == first.id != second.id
+    assert head(store, session.id).id == first.id not in (second.id, third.id)
     assert shown(app)[1].startswith("Step 1: 'make the circle blue'")
     assert transcript(app)[-1] == "Going back to step 1."
 

@@ -21,7 +21,6 @@ import numpy as np
 import pytest
 from PIL import Image
 from playwright.sync_api import expect, sync_playwright
-from tiny_models import build_tiny_pix2pix
 
 from editor.demo.world import Scene, Shape, render_image
 
@@ -45,12 +44,12 @@ def chromium() -> Path:
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory):
+def app_url(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path):
     """The app, started with `streamlit run` on a tiny model and an empty data folder."""
     folder = tmp_path_factory.mktemp("browser")
     port = _free_port()
     env = {**os.environ, "PIXCHAT_DATA": str(folder / "data"), "HF_HUB_OFFLINE": "1",
-           "PIXCHAT_MODEL": str(build_tiny_pix2pix(folder)), "PIXCHAT_OWNER": "browser"}
+           "PIXCHAT_MODEL": str(tiny_model), "PIXCHAT_OWNER": "browser"}
     log = (folder / "streamlit.log").open("w")
     app = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",

@@ -105,6 +105,14 @@ def test_small_images_are_measured():
     assert measure_drift(recolour_circle(tiny), tiny).ssim < 1.0
 
 
+@pytest.mark.parametrize("size", [(1, 1), (32, 1), (1, 32), (40, 2), (3, 5)])
+def test_images_thinner_than_the_ssim_window_are_measured(size):
+    image = scene(64).resize(size)
+    assert measure_drift(image, image) == Drift(mean_abs_diff=0.0, ssim=1.0)
+    drift = measure_drift(negative(image), image)
+    assert drift.ssim < 1.0 and drift.mean_abs_diff > 0
+
+
 def test_a_retry_within_limits_beats_a_drifted_first_attempt():
     drifted, close, closer = Drift(60.0, 0.3), Drift(20.0, 0.7), Drift(10.0, 0.9)
     assert is_better(close, drifted, "local")

@@ -4,15 +4,9 @@ import numpy as np
 import pytest
 from huggingface_hub import constants
 from PIL import Image
-from tiny_models import build_tiny_pix2pix
 
 from agent.cli import main
 from editor.models import KNOWN_MODELS, KnownModel
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    return build_tiny_pix2pix(tmp_path_factory.mktemp("tiny"))
 
 
 @pytest.fixture
@@ -116,3 +110,42 @@ def test_bad_inputs_end_in_one_sentence_and_write_nothing(tiny_model, photo, tmp
     assert edit(photo, tiny_model, tmp_path / "edited.unknown") == 1
     assert "choose another --out path" in capsys.readouterr().err
     assert list(tmp_path.glob("edited*")) == []
+
+
+def half_mask(path, size):
+    """A mask whose left half is white: only there may the edit change the picture."""
+    mask = Image.new("L", size, 0)
+    mask.paste(255, (0, 0, size[0] // 2, size[1]))
+    mask.save(path)
+    return path
+
+
+def test_edit_with_a_mask_changes_only_where_it_is_white(tiny_model, photo, tmp_path):
+    out = tmp_path / "masked.png"
+    mask = half_mask(tmp_path / "mask.png", (180, 120))  # the photo's shape, twice its size
+    assert edit(photo, tiny_model, out, "--seed", "1", "--mask", str(mask)) == 0
+    before, after = np.asarray(Image.open(photo)), np.asarray(Image.open(out))
+    assert np.array_equal(after[:, 45:], before[:, 45:])
+    assert not np.array_equal(after[:, :45], before[:, :45])
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"not a picture", "is not an image pixchat can read"),
+    ("wide", "draw the mask over the image"),
+    ("black", "all black"),
+])
+def test_an_unusable_mask_is_one_sentence_and_writes_nothing(
+    tiny_model, photo, tmp_path, capsys, content, words
+):
+    mask = tmp_path / "mask.png"
+    if content == "wide":
+        half_mask(mask, (300, 60))
+    elif content == "black":
+        Image.new("L", (90, 60), 0).save(mask)
+    else:
+        mask.write_bytes(content)
+    out = tmp_path / "out.png"
+    assert edit(photo, tiny_model, out, "--mask", str(mask)) != 0
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+    assert not out.exists()

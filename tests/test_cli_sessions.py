@@ -15,12 +15,6 @@ from agent.cli import main
 from memory import SessionStore
 
 
-@pytest.fixture(autouse=True)
-def no_store_settings_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("PIXCHAT_DB", "PIXCHAT_DATA", "PIXCHAT_BLOBS", "PIXCHAT_OWNER"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def pixchat(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     """Run `pixchat ARGS` on a data folder of its own; returns (exit code, stdout, stderr)."""
@@ -208,3 +202,18 @@ def test_history_draws_the_tree_and_marks_the_way_to_the_head(pixchat, tmp_path:
         "  ├─ 2  'more snow'  s_T 7.5  s_I 1.5  seed 42",
         "* └─ 3  'add a hat'  s_T 7.5  s_I 1.5  seed 42  ← head",
     ]
+
+
+def test_history_writes_scales_with_two_decimals_and_seeds_whole(pixchat, tmp_path: Path) -> None:
+    session_id = new_session(pixchat, write_image(tmp_path / "cat.png", size=(32, 32)))
+    store = SessionStore(None, tmp_path / "data")
+    root = store.get_session("alice", session_id).root_id
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 32), "white").save(buffer, format="PNG")
+    store.commit_edit("alice", session_id, root, buffer.getvalue(), instruction="less",
+                      text_scale=1.2749999, image_scale=1.8, seed=1_723_630_112)
+
+    code, out, _ = pixchat("history", session_id)
+
+    assert code == 0
+    assert out.splitlines()[-1] == "* 1  'less'  s_T 1.27  s_I 1.8  seed 1723630112  ← head"

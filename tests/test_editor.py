@@ -2,6 +2,8 @@
 
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -25,12 +27,6 @@ from editor import (
 from editor.grid import default_grid_scales, scale_label
 
 INSTRUCTION = "make the sky red"
-
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    return build_tiny_pix2pix(tmp_path_factory.mktemp("tiny"))
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +138,14 @@ def test_same_seed_same_pixels_and_a_random_seed_is_returned(editor, image):
     assert np.array_equal(pixels(unseeded.image), pixels(replay.image))
 
 
+def test_loading_a_model_prints_no_warning_a_person_cannot_act_on(tiny_model):
+    # In a fresh process: diffusers warns once per process, and logs past pytest's capture.
+    load = f"from editor import load_editor; load_editor({str(tiny_model)!r}, device='cpu')"
+    run = subprocess.run([sys.executable, "-c", load], capture_output=True, text=True,
+                         check=True)
+    assert "low_cpu_mem_usage" not in run.stderr and "accelerate" not in run.stderr
+
+
 def test_result_records_how_to_reproduce_it(editor, tiny_model, image):
     result = editor.edit(EditRequest(image, INSTRUCTION, seed=1))
     assert (result.text_scale, result.image_scale, result.steps) == (3.0, 1.5, 4)
@@ -202,7 +206,9 @@ def test_long_side_goes_to_working_size_without_cropping(editor):
     assert resize_to(result.image, wide.size).size == wide.size
     assert working_size((1024, 768), 512, 8) == (512, 384)
     assert working_size((333, 1000), 512, 8) == (168, 512)
-    assert working_size((4000, 10), 512, 8) == (512, 8)
+    # A thin banner is stretched to a quarter of the long side, then resized back.
+    assert working_size((4000, 10), 512, 8) == (512, 128)
+    assert working_size((100, 4000), 32, 2) == (8, 32)
 
 
 def test_progress_callback_sees_every_step(editor, image):

@@ -20,12 +20,13 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from PIL import Image
 from sqlalchemy import create_engine, make_url, text
 
 from memory import Forbidden, InvalidArchive, NotFound, SessionStore, StoreError, to_json
 from memory.blobs import sha256_hex
-from memory.database import upgrade_schema
+from memory.database import HEAD_REVISION, MIGRATIONS, upgrade_schema
 from memory.models import Base, NodeRow, SessionRow, utc_now
 from memory.store import new_session_id
 
@@ -263,6 +264,55 @@ def test_revert_and_reset_move_the_head_and_redo_retraces_the_way(store: Session
     assert d.parent_id == a.id
 
 
+def test_undo_goes_back_to_the_image_shown_before_not_to_the_tree_parent(
+    store: SessionStore,
+) -> None:
+    # "make it winter", then "a bit less": a sibling of the first attempt, shown after it.
+    session = store.create_session(OWNER, ORIGINAL)
+    winter = store.commit_edit(OWNER, session.id, session.root_id, WINTER)
+    less = store.commit_edit(OWNER, session.id, session.root_id, MORE_SNOW)
+
+    assert store.undo(OWNER, session.id).node.id == winter.id
+    assert store.undo(OWNER, session.id).node.id == session.root_id
+    assert store.undo(OWNER, session.id).moved is False
+    assert store.redo(OWNER, session.id).node.id == winter.id
+    assert store.redo(OWNER, session.id).node.id == less.id
+
+    # A revert is one more image shown: undo returns to where the person was.
+    store.revert(OWNER, session.id, session.root_id)
+    assert store.undo(OWNER, session.id).node.id == less.id
+    # Steps keep their numbers; the tree is unchanged.
+    history = store.history(OWNER, session.id)
+    assert [node.id for node in history.nodes] == [session.root_id, winter.id, less.id]
+    assert history.step_of(less.id) == 2
+
+
+def test_an_edit_after_undo_drops_the_images_ahead_from_redo(store: SessionStore) -> None:
+    session = store.create_session(OWNER, ORIGINAL)
+    winter = store.commit_edit(OWNER, session.id, session.root_id, WINTER)
+    less = store.commit_edit(OWNER, session.id, session.root_id, MORE_SNOW)
+    store.undo(OWNER, session.id)
+    hat = store.commit_edit(OWNER, session.id, winter.id, HAT)
+
+    assert store.redo(OWNER, session.id).moved is False
+    assert [store.undo(OWNER, session.id).node.id for _ in range(2)] == [winter.id,
+                                                                         session.root_id]
+    assert store.node_image(OWNER, session.id, less.id) == MORE_SNOW  # kept in the tree
+    assert hat.parent_id == winter.id
+
+
+def test_an_imported_session_undoes_along_its_tree(store: SessionStore, tmp_path) -> None:
+    session = store.create_session(OWNER, ORIGINAL)
+    winter = store.commit_edit(OWNER, session.id, session.root_id, WINTER)
+    store.commit_edit(OWNER, session.id, session.root_id, MORE_SNOW)
+    copy = store.import_session(OWNER, store.export_session(OWNER, session.id,
+                                                            tmp_path / "s.zip"))
+    assert store.undo(OWNER, copy.id).node.id == copy.root_id  # nothing shown: the parent
+    assert store.redo(OWNER, copy.id).node.params == store.history(
+        OWNER, session.id).nodes[2].params
+    assert winter.parent_id == session.root_id
+
+
 def test_history_has_every_node_parents_first(store: SessionStore) -> None:
     session = store.create_session(OWNER, ORIGINAL)
     parent = session.root_id
@@ -465,7 +515,7 @@ def test_export_then_import_gives_an_equal_session(store: SessionStore, tmp_path
     imported = store.import_session("bob", archive)
 
     after = store.history("bob", imported.id)
-    assert imported.id != session.id and imported.title == "Street"
+    assert imported.id != session.id and imported.title == "Street (imported)"
     assert after.session.owner == "bob"
 
     def shape(history):
@@ -504,6 +554,14 @@ def test_an_archive_from_before_masks_still_imports(store: SessionStore, tmp_pat
     assert [node.mask_sha256 for node in nodes] == [None, None]
     assert store.node_image(OWNER, imported.id) == WINTER
     assert store.node_mask(OWNER, imported.id) is None
+
+
+def test_an_imported_title_is_marked_once_and_fits(store: SessionStore, tmp_path) -> None:
+    source = store.create_session(OWNER, ORIGINAL, title="x" * 200)
+    copy = store.import_session(OWNER, store.export_session(OWNER, source.id, tmp_path / "a.zip"))
+    assert copy.title == "x" * 189 + " (imported)"
+    again = store.import_session(OWNER, store.export_session(OWNER, copy.id, tmp_path / "b.zip"))
+    assert again.title == copy.title
 
 
 def test_import_refuses_damaged_archives_and_stores_nothing(store: SessionStore, tmp_path) -> None:
@@ -617,7 +675,8 @@ def test_opening_creates_or_upgrades_the_schema_to_the_newest_migration(
     engine = create_engine(database_url)
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        assert context.get_current_revision() == "0002"
+        newest = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+        assert context.get_current_revision() == newest == HEAD_REVISION
         # The migrations build exactly the tables the models describe.
         assert compare_metadata(context, Base.metadata) == []
     engine.dispose()
@@ -654,13 +713,13 @@ def test_a_database_from_before_masks_upgrades_and_keeps_its_nodes(
     assert store.node_image(OWNER, "old") == WINTER and store.node_mask(OWNER, "old") is None
     hat = store.commit_edit(OWNER, "old", ids[2], HAT, mask_png=HAT_MASK)
     assert store.node_mask(OWNER, "old", hat.id) == HAT_MASK
+    # No image was shown before the upgrade: undo walks the tree up, redo comes back down.
+    assert [store.undo(OWNER, "old").node.id for _ in range(2)] == [ids[2], ids[1]]
+    assert [store.redo(OWNER, "old").node.id for _ in range(2)] == [ids[2], hat.id]
     store.close()
 
 
-def test_sqlite_in_the_data_folder_is_the_default_and_runs_in_wal_mode(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("PIXCHAT_DB", raising=False)
+def test_sqlite_in_the_data_folder_is_the_default_and_runs_in_wal_mode(tmp_path: Path) -> None:
     store = SessionStore(None, tmp_path)
     store.create_session(OWNER, ORIGINAL)
     with create_engine(store.url).connect() as connection:

@@ -1,28 +1,31 @@
-"""The VLM interpreter: parsing good answers, falling back on bad ones, and a real (tiny,
-random) LLaVA checkpoint loaded from a folder, whose garbage answers take the fallback path."""
+"""The VLM interpreter: parsing good answers, falling back on bad ones, the answer grammar, and
+a real (tiny, random) Idefics3 checkpoint run through its own processor, chat template and
+`generate`: constrained by the grammar its untrained answers are valid commands, without it
+they are garbage that takes the fallback path."""
 
+import json
+import sys
 from dataclasses import dataclass
 
 import pytest
 import torch
+import xgrammar
 from PIL import Image
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import (
-    CLIPImageProcessor,
-    CLIPVisionConfig,
-    LlamaConfig,
-    LlamaForCausalLM,
-    LlavaConfig,
-    LlavaForConditionalGeneration,
-    LlavaProcessor,
-    PreTrainedTokenizerFast,
-)
+from tiny_models import build_tiny_vlm
+from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 from agent.command import Command, ScaleLimits, Turn
 from agent.errors import InterpreterError
 from agent.interpret import load_interpreter
 from agent.rules import RuleInterpreter
-from agent.vlm import HISTORY_TURNS, InvalidAnswer, VLMInterpreter, build_prompt, parse_answer
+from agent.vlm import (
+    HISTORY_TURNS,
+    InvalidAnswer,
+    VLMInterpreter,
+    answer_grammar,
+    build_prompt,
+    parse_answer,
+)
 
 
 @dataclass(frozen=True)
@@ -34,64 +37,11 @@ class Defaults:
 DEFAULTS = Defaults()
 RULES = RuleInterpreter(DEFAULTS)
 IMAGE = Image.new("RGB", (40, 30), (200, 30, 30))
-CHAT_TEMPLATE = (
-    "{% for message in messages %}{{ message['role'] }}: {% for part in message['content'] %}"
-    "{% if part['type'] == 'image' %}<image>{% else %}{{ part['text'] }}{% endif %}"
-    "{% endfor %}\n{% endfor %}{% if add_generation_prompt %}assistant: {% endif %}"
-)
 
 
 @pytest.fixture(scope="module")
-def tiny_llava(tmp_path_factory) -> str:
-    """A LLaVA checkpoint with random weights: CLIP vision tower, Llama language model and a
-    byte-level BPE tokenizer trained here, saved the way hub checkpoints are."""
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    tokenizer.train_from_iterator(
-        ['make it a snowy winter scene {"action": "edit", "instruction": "add a hat"}'],
-        trainers.BpeTrainer(
-            vocab_size=320,
-            special_tokens=["<pad>", "<s>", "</s>", "<image>"],
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        ),
-    )
-    text_tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        bos_token="<s>",
-        eos_token="</s>",
-        pad_token="<pad>",
-        extra_special_tokens={"image_token": "<image>"},
-    )
-    processor = LlavaProcessor(
-        image_processor=CLIPImageProcessor(
-            size={"shortest_edge": 16}, crop_size={"height": 16, "width": 16}
-        ),
-        tokenizer=text_tokenizer,
-        patch_size=8,
-        vision_feature_select_strategy="default",
-        num_additional_image_tokens=1,  # the CLS token, dropped by the "default" strategy
-        chat_template=CHAT_TEMPLATE,
-    )
-    config = LlavaConfig(
-        vision_config=CLIPVisionConfig(
-            hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-            image_size=16, patch_size=8,
-        ),
-        text_config=LlamaConfig(
-            vocab_size=len(text_tokenizer), hidden_size=16, intermediate_size=32,
-            num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2,
-            max_position_embeddings=4096,
-        ),
-        image_token_id=text_tokenizer.convert_tokens_to_ids("<image>"),
-        vision_feature_select_strategy="default",
-        vision_feature_layer=-1,
-    )  # fmt: skip
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny-llava")
-    LlavaForConditionalGeneration(config).save_pretrained(folder)
-    processor.save_pretrained(folder)
-    return str(folder)
+def tiny_vlm(tmp_path_factory) -> str:
+    return str(build_tiny_vlm(tmp_path_factory.mktemp("vlm")))
 
 
 # --- parsing answers --------------------------------------------------------------------------
@@ -224,27 +174,73 @@ def test_messages_with_nothing_to_read_get_the_rules_reply_without_asking_the_mo
     assert vlm.asked == 0
 
 
+# --- the answer grammar ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def grammar(tiny_vlm):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_vlm)
+    return answer_grammar(tokenizer, len(tokenizer), ScaleLimits())
+
+
+@pytest.mark.parametrize(
+    ("answer", "allowed"),
+    [
+        ('{"action": "edit", "instruction": "add a hat", "text_scale": 7.5, "image_scale": 2, '
+         '"target": null, "undo_first": true, "scope": "local", "rationale": "A local edit."}',
+         True),
+        ('{"action": "revert", "target": 2, "rationale": "Back to step 2."}', True),
+        ('{"action": "clarify", "rationale": "Undo, or a new edit?"}', True),
+        ('{"action": "edit", "instruction": "add a hat", "text_scale": 40, "image_scale": 2, '
+         '"target": null, "undo_first": false, "scope": "local", "rationale": ""}', False),
+        ('{"action": "edit", "instruction": "", "text_scale": 7.5, "image_scale": 2, '
+         '"target": null, "undo_first": false, "scope": "local", "rationale": ""}', False),
+        ('{"action": "revert", "target": null, "rationale": ""}', False),
+        ('{"action": "paint", "rationale": ""}', False),
+        ('{"action": "undo"}', False),
+    ],
+    ids=["edit", "revert", "clarify", "scale-out-of-range", "empty-instruction",
+         "revert-without-step", "unknown-action", "missing-rationale"],
+)
+def test_the_grammar_admits_exactly_the_valid_commands(grammar, answer, allowed):
+    matcher = xgrammar.GrammarMatcher(grammar)
+    admitted = matcher.accept_string(answer) and matcher.is_completed()
+    assert admitted is allowed
+    if allowed:
+        parse_answer(answer)  # what the grammar admits, the command accepts
+
+
 # --- a real checkpoint -------------------------------------------------------------------------
 
 
-def test_a_tiny_llava_checkpoint_loads_answers_and_falls_back_end_to_end(tiny_llava):
-    interpreter = load_interpreter(f"vlm:{tiny_llava}", DEFAULTS, device="cpu")
+def test_an_untrained_vlm_answers_with_a_valid_command_through_its_processor(tiny_vlm):
+    interpreter = load_interpreter(f"vlm:{tiny_vlm}", DEFAULTS, device="cpu")
     assert isinstance(interpreter, VLMInterpreter)
     history = [Turn("make it winter", RULES.interpret("make it winter"))]
+    for image in (IMAGE, None):  # with the image, and text only
+        answer = interpreter.answer("add a hat", image, history)
+        command = parse_answer(answer)  # random weights, and still a valid command
+        assert json.loads(answer)["action"] == command.action
+        assert interpreter.interpret("add a hat", image, history).fallback_reason is None
+        for scale, (low, high) in ((command.text_scale, (1, 15)), (command.image_scale, (0.5, 3))):
+            assert scale is None or (low <= scale <= high and scale == round(scale, 2))
 
-    answer = interpreter.answer("add a hat", IMAGE, history)
-    assert isinstance(answer, str)
-    with pytest.raises(InvalidAnswer) as error:  # random weights: the answer is not a command
-        parse_answer(answer)
 
-    command = interpreter.interpret("add a hat", IMAGE, history)
-    assert command.model_copy(update={"fallback_reason": None}) == RULES.interpret(
-        "add a hat", IMAGE, history
-    )
+def test_without_the_grammar_an_untrained_vlm_answers_garbage_and_the_rules_step_in(tiny_vlm):
+    loaded = VLMInterpreter.from_pretrained(tiny_vlm, DEFAULTS, device="cpu")
+    free = VLMInterpreter(loaded.model, loaded.processor, DEFAULTS, max_new_tokens=40)
+    with pytest.raises(InvalidAnswer) as error:
+        parse_answer(free.answer("add a hat", IMAGE, []))
+    command = free.interpret("add a hat", IMAGE, [])
+    assert command.model_copy(update={"fallback_reason": None}) == RULES.interpret("add a hat")
     assert command.fallback_reason == str(error.value)
-    assert (
-        interpreter.interpret("stronger", None, history).action == "refine"
-    )  # no image: text only
+
+
+def test_a_question_from_the_model_offers_the_usual_answers():
+    vlm = ScriptedVLM('{"action": "clarify", "rationale": "Undo, or a new edit?"}')
+    command = vlm.interpret("hmm", IMAGE, [])
+    assert (command.rationale, command.choices) == ("Undo, or a new edit?",
+                                                    ("undo", "again", "show me options"))
 
 
 # --- choosing an interpreter -------------------------------------------------------------------
@@ -258,6 +254,15 @@ def test_rules_is_the_plain_interpreter():
 def test_an_unknown_interpreter_name_says_which_ones_exist(spec):
     with pytest.raises(InterpreterError, match="use 'rules' or 'vlm:<model id or folder>'"):
         load_interpreter(spec, DEFAULTS)
+
+
+def test_without_the_vlm_extra_the_vlm_interpreter_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "xgrammar", None)  # as if it were not installed
+    monkeypatch.delitem(sys.modules, "agent.vlm")
+    with pytest.raises(InterpreterError) as error:
+        load_interpreter("vlm:any-model", DEFAULTS)
+    assert str(error.value) == ("The VLM interpreter needs xgrammar, which is not installed; "
+                                "install it with pip install 'pixchat[vlm]'.")
 
 
 def test_a_missing_vlm_says_what_to_give(tmp_path):
@@ -277,9 +282,9 @@ def test_a_checkpoint_that_is_not_a_vision_language_model_is_refused(tmp_path):
         load_interpreter(f"vlm:{tmp_path}", DEFAULTS)
 
 
-def test_a_model_loaded_in_bfloat16_reads_the_image_and_answers(tiny_llava):
+def test_a_model_loaded_in_bfloat16_reads_the_image_and_answers(tiny_vlm):
     interpreter = VLMInterpreter.from_pretrained(
-        tiny_llava, DEFAULTS, device="cpu", dtype=torch.bfloat16
+        tiny_vlm, DEFAULTS, device="cpu", dtype=torch.bfloat16
     )
     assert interpreter.model.dtype == torch.bfloat16
-    assert interpreter.interpret("add a hat", IMAGE, []).fallback_reason  # answered, then fell back
+    assert interpreter.interpret("add a hat", IMAGE, []).fallback_reason is None

@@ -1,16 +1,21 @@
-"""A tiny random InstructPix2Pix built from small configs, for tests that must not download.
+"""Tiny random models built from small configs, for tests and benchmarks that must not download.
 
 `build_tiny_pix2pix(folder)` writes a complete diffusers InstructPix2Pix folder (about 1 MB)
-that loads through `from_pretrained` like a real checkpoint. Use it from a fixture:
+and `build_tiny_vlm(folder)` a transformers Idefics3 (SmolVLM's architecture) image-text-to-text
+folder with its processor and chat template (about 100 kB); both load through
+`from_pretrained` like real checkpoints. Use them from a fixture:
 
     @pytest.fixture(scope="module")
     def tiny_model(tmp_path_factory):
         return build_tiny_pix2pix(tmp_path_factory.mktemp("tiny"))
+
+or from the command line, for a benchmark: `python tests/tiny_models.py vlm /tmp/tiny-vlm`.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import torch
@@ -20,7 +25,16 @@ from diffusers import (
     StableDiffusionInstructPix2PixPipeline,
     UNet2DConditionModel,
 )
-from transformers import CLIPTextConfig, CLIPTextModel
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import (
+    CLIPTextConfig,
+    CLIPTextModel,
+    Idefics3Config,
+    Idefics3ForConditionalGeneration,
+    Idefics3ImageProcessorPil,
+    Idefics3Processor,
+    PreTrainedTokenizerFast,
+)
 
 from editor.demo.tokenizer import build_word_tokenizer
 
@@ -89,3 +103,63 @@ def build_tiny_pix2pix(folder: Path, settings: dict | None = TINY_SETTINGS) -> P
     if settings is not None:
         (model_dir / "pixchat.json").write_text(json.dumps(settings))
     return model_dir
+
+
+VLM_SPECIAL_TOKENS = [
+    "<|endoftext|>", "<|im_start|>", "<end_of_utterance>", "<fake_token_around_image>", "<image>",
+    "<global-img>", *(f"<row_{row}_col_{col}>" for row in range(1, 7) for col in range(1, 7)),
+]  # fmt: skip
+VLM_CHAT_TEMPLATE = (  # SmolVLM's, shortened: "User:<image> text<end_of_utterance>\nAssistant:"
+    "<|im_start|>{% for message in messages %}{{ message['role'] | capitalize }}:"
+    "{% for part in message['content'] %}{% if part['type'] == 'image' %}<image>"
+    "{% else %} {{ part['text'] }}{% endif %}{% endfor %}<end_of_utterance>\n{% endfor %}"
+    "{% if add_generation_prompt %}Assistant:{% endif %}"
+)
+
+
+def build_tiny_vlm(folder: Path) -> Path:
+    """Save a random tiny Idefics3 (SmolVLM's architecture) with its processor into `folder`.
+
+    The tokenizer is a byte-level BPE trained here with `tokenizers`, so it can spell any
+    text; images become 32×32 pixels, 16 patches merged into 4 image tokens.
+    """
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    bpe.train_from_iterator(
+        ['{"action": "edit", "instruction": "make it a snowy winter scene", "text_scale": 7.5, '
+         '"image_scale": 1.5, "target": null, "scope": "global", "rationale": "A restyle."}'],
+        trainers.BpeTrainer(vocab_size=400, special_tokens=VLM_SPECIAL_TOKENS,
+                            initial_alphabet=pre_tokenizers.ByteLevel.alphabet()),
+    )
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<|im_start|>",
+                                        eos_token="<end_of_utterance>", pad_token="<|endoftext|>")
+    image_processor = Idefics3ImageProcessorPil(
+        do_image_splitting=False, size={"longest_edge": 32}, max_image_size={"longest_edge": 32}
+    )
+    processor = Idefics3Processor(image_processor=image_processor, tokenizer=tokenizer,
+                                  image_seq_len=4, chat_template=VLM_CHAT_TEMPLATE)
+    config = Idefics3Config(
+        text_config={
+            "model_type": "llama", "vocab_size": len(tokenizer), "hidden_size": 16,
+            "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+            "num_key_value_heads": 1, "max_position_embeddings": 4096,
+            "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id,
+            "pad_token_id": tokenizer.pad_token_id,
+        },
+        vision_config={"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+                       "num_attention_heads": 2, "image_size": 32, "patch_size": 8},
+        image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
+        scale_factor=2,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model_dir = folder / "tiny-vlm"
+    Idefics3ForConditionalGeneration(config).save_pretrained(model_dir)
+    processor.save_pretrained(model_dir)
+    return model_dir
+
+
+if __name__ == "__main__":
+    kind, target = sys.argv[1:3]
+    builders = {"vlm": build_tiny_vlm, "pix2pix": build_tiny_pix2pix}
+    print(builders[kind](Path(target)))

@@ -1,20 +1,19 @@
 """What the app's uploads, buttons and history rows mean, kept apart from Streamlit.
 
 The turns themselves are the agent's (`agent.turn.run_turn`); this module only builds the
-`Command` each button asks for, draws sample scenes, and lays the history out.
+`Command` each button asks for, draws sample scenes, and describes history steps.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from agent.command import Command
+from agent.turn import option_label
 from editor.demo.photos import sample_photo as photo_of_a_cat
 from editor.demo.world import random_scene, render_image
 from editor.images import to_png_bytes
-from memory import History, NodeInfo
+from memory import NodeInfo
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"]
 
@@ -55,32 +54,11 @@ def options_command(head: NodeInfo, text_scale: float, image_scale: float) -> Co
 # --- the history tree -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class HistoryRow:
-    step: int  # the node's place in creation order; 0 is the original ("go back to step 3")
-    node: NodeInfo
-    depth: int  # how many branch points lie above it
-
-
-def history_rows(history: History) -> list[HistoryRow]:
-    """Every node in tree order (depth first); a chain of single children keeps its depth."""
-    step_of = {node.id: step for step, node in enumerate(history.nodes)}
-    rows: list[HistoryRow] = []
-    stack = [(history.nodes[0], 0)]
-    while stack:
-        node, depth = stack.pop()
-        rows.append(HistoryRow(step_of[node.id], node, depth))
-        children = history.children[node.id]
-        child_depth = depth if len(children) == 1 else depth + 1
-        stack.extend((child, child_depth) for child in reversed(children))
-    return rows
-
-
 def describe(node: NodeInfo) -> str:
     """One line for a node: its instruction and scales, or "the original"."""
     params = node.params
     if node.parent_id is None:
         return f"the original, {node.width}×{node.height}"
-    scales = f"s_T {params.text_scale:g} · s_I {params.image_scale:g}" \
+    scales = option_label(params.text_scale, params.image_scale) \
         if params.text_scale is not None and params.image_scale is not None else ""
     return f"'{params.instruction or params.chat_text}' {scales}".strip()

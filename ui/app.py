@@ -5,6 +5,7 @@ What a browser tab keeps in `st.session_state`:
     session_id     the open session (the sidebar's selectbox)
     pending        the action to run on this rerun (ui/chat.py)
     options        an options grid waiting for a pick: {"session_id", "pending"}
+    choices        the answers offered by a question the agent asked: {"session_id", "choices"}
     error          one sentence to show once, from the last action
     confirm_delete the session whose deletion waits for confirmation
 """

@@ -21,6 +21,7 @@ from agent.turn import Agent, choose_option, run_turn
 from editor.images import load_image
 from memory import History
 
+from . import region
 from .pictures import picture
 
 STAGES = {
@@ -58,7 +59,7 @@ def show(agent: Agent, history: History) -> None:
     request = PendingTurn(text) if text else st.session_state.pop("pending", None)
     if request is not None:
         with messages:
-            _run(agent, history.session.id, request)
+            _run(agent, history, request)
         st.rerun()
 
 
@@ -75,15 +76,25 @@ def _transcript(agent: Agent, history: History) -> None:
     waiting = st.session_state.get("options")
     if waiting is not None and waiting["session_id"] == session_id:
         st.chat_message("assistant").markdown(
-            "Pick one of the options under the image with **Use this**, or **None of these**.")
+            "Pick one of the options under the image with its **Use** button, or "
+            "**None of these**.")
+    asked = st.session_state.get("choices")
+    if asked is not None and asked["session_id"] == session_id:
+        with st.container(horizontal=True):  # the answers to the question just asked
+            for index, choice in enumerate(asked["choices"]):
+                st.button(choice, key=f"choice_{index}", on_click=queue,
+                          args=(PendingTurn(choice),))
     if not history.nodes[1:]:
         st.caption("Say what to change in the box below; undo, redo and history are always "
                    "there, nothing is ever lost.")
 
 
-def _run(agent: Agent, session_id: str, request: PendingTurn | PendingChoice) -> None:
-    """Run `request`; a failure is kept in `st.session_state.error` for the next page."""
+def _run(agent: Agent, history: History, request: PendingTurn | PendingChoice) -> None:
+    """Run `request`, an edit limited to the uploaded region if there is one; a failure is
+    kept in `st.session_state.error` for the next page."""
+    session_id = history.session.id
     waiting = st.session_state.pop("options", None)
+    st.session_state.pop("choices", None)  # any answer, or another message, ends a question
     if isinstance(request, PendingChoice) and waiting is None:
         return  # a second click on an option already taken
     with st.chat_message("user"):
@@ -97,7 +108,8 @@ def _run(agent: Agent, session_id: str, request: PendingTurn | PendingChoice) ->
             else:
                 if waiting is not None:  # a new turn: the grid is no longer wanted
                     choose_option(agent, waiting["pending"], None)
-                result = run_turn(agent, session_id, request.text, progress, request.command)
+                result = run_turn(agent, session_id, request.text, progress, request.command,
+                                  region=region.current(history))
         except USER_ERRORS as error:
             st.session_state.error = str(error)
             status.update(label="That did not work.", state="error")
@@ -105,6 +117,8 @@ def _run(agent: Agent, session_id: str, request: PendingTurn | PendingChoice) ->
         status.update(label="Done.", state="complete")
     if result.options is not None:
         st.session_state.options = {"session_id": session_id, "pending": result.options}
+    if result.choices:
+        st.session_state.choices = {"session_id": session_id, "choices": result.choices}
 
 
 def _choice_text(choice: PendingChoice) -> str:

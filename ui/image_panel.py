@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from agent.command import Command, navigation
+from agent.command import Command, navigation, scale_text
 from agent.turn import Agent
 from memory import History, NodeInfo
 
@@ -31,7 +31,7 @@ def show(agent: Agent, history: History) -> None:
     _images(agent, history, head, step)
     _sliders(agent, head)
     _buttons(head)
-    region.show(history.session.id, head, _png(agent, history, head.id))
+    region.show(history, _png(agent, history, head.id))
     _options(history.session.id)
     st.download_button(
         "Download PNG", _png(agent, history, head.id),
@@ -118,7 +118,7 @@ def _queue_with_sliders(head: NodeInfo, verb: str, command: Callable[..., Comman
     """Queue `command(head, s_T, s_I)` with the sliders' values at the moment of the click."""
     text_scale = st.session_state[f"text_scale_{head.id}"]
     image_scale = st.session_state[f"image_scale_{head.id}"]
-    queue(PendingTurn(f"{verb} s_T {text_scale:g}, s_I {image_scale:g}",
+    queue(PendingTurn(f"{verb} s_T {scale_text(text_scale)}, s_I {scale_text(image_scale)}",
                       command(head, text_scale, image_scale)))
 
 
@@ -128,14 +128,14 @@ def _options(session_id: str) -> None:
     if waiting is None or waiting["session_id"] != session_id:
         return
     pending = waiting["pending"]
-    st.image(pending.sheet, output_format="PNG", caption="Options: rows s_T (how big a change), "
+    st.image(pending.sheet, output_format="PNG", width="stretch",
+             caption=f"Options for '{pending.instruction}': rows s_T (how big a change), "
              "columns s_I (how close to the original)")
     columns = st.columns(3)
     for index, label in enumerate(pending.labels):
-        with columns[index % 3]:
-            st.button("Use this", key=f"use_option_{index}", help=label, width="stretch",
+        with columns[index % 3]:  # the label is the button's own text, at full size
+            st.button(f"Use {label}", key=f"use_option_{index}", help=label, width="stretch",
                       on_click=queue, args=(PendingChoice(index),))
-            st.caption(label)
     st.button("None of these", key="dismiss_options", on_click=queue, args=(PendingChoice(None),))
 
 

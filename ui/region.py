@@ -10,8 +10,9 @@ import streamlit as st
 from PIL import Image
 
 from agent.errors import USER_ERRORS
-from editor.images import load_image, to_png_bytes
-from memory import NodeInfo
+from agent.setup import read_region
+from editor.images import to_png_bytes
+from memory import History
 
 from .actions import UPLOAD_TYPES
 from .pictures import picture, region_overlay
@@ -19,32 +20,34 @@ from .pictures import picture, region_overlay
 LABEL = "Limit the edit to a region: a PNG, white = may change"
 
 
-def show(session_id: str, head: NodeInfo, head_png: bytes) -> None:
-    """The uploader; under it, the current image with the region marked, or one sentence
-    saying why the uploaded file cannot be a region."""
+def show(history: History, head_png: bytes) -> None:
+    """The uploader; under it, the current image with the region marked as the editor will
+    read it, or one sentence saying why the file cannot be used."""
     upload = st.file_uploader(
-        LABEL, type=UPLOAD_TYPES, key=_key(session_id),
+        LABEL, type=UPLOAD_TYPES, key=_key(history.session.id),
         help="Black parts of the mask keep their pixels exactly; remove the file to edit "
              "the whole image again.")
     if upload is None:
         return
     try:
-        region = _fit(current(session_id), (head.width, head.height))
+        region = current(history)
     except USER_ERRORS as error:
         st.error(f"{upload.name} cannot limit the edit: {error}")
+        return
+    if region is None:
         return
     picture(region_overlay(head_png, to_png_bytes(region)), width=160,
             caption="The next edits may change only the tinted part.")
 
 
-def current(session_id: str) -> Image.Image | None:
-    """The session's uploaded region as a greyscale image (white = may change), or None."""
-    upload = st.session_state.get(_key(session_id))
-    return None if upload is None else load_image(upload.getvalue()).convert("L")
-
-
-def _fit(region: Image.Image, size: tuple[int, int]) -> Image.Image:
-    return region.resize(size, Image.Resampling.BILINEAR)
+def current(history: History) -> Image.Image | None:
+    """The open session's uploaded region fitted to its images (white = may change), or None;
+    raises `ImageError` or `EditorError` with one sentence when it cannot be used."""
+    upload = st.session_state.get(_key(history.session.id))
+    if upload is None:
+        return None
+    original = history.nodes[0]  # every image of a session has the original's size
+    return read_region(upload.getvalue(), (original.width, original.height))
 
 
 def _key(session_id: str) -> str:

@@ -72,7 +72,7 @@ def _sessions(agent: Agent) -> SessionInfo | None:
 
 
 def _model(agent: Agent, config: AppConfig) -> None:
-    device = agent.editor.device.type
+    device = str(agent.editor.device).split(":")[0]
     device = "GPU" if device == "cuda" else device.upper()
     st.caption(f"Editor model: **{agent.editor.model_id}** · interpreter: "
                f"**{config.interpreter}** · device: **{device}**")
