@@ -51,7 +51,7 @@ TINT_AMOUNT = 0.35
 
 
 def affine(matrix: Sequence[Sequence[float]] | np.ndarray,
-           offset: Sequence[float] = (0, 0, 0)) -> np.ndarray:
+           offset: Sequence[float] | np.ndarray = (0, 0, 0)) -> np.ndarray:
     """The 3x4 transform [A | b] of `rgb -> A @ rgb + b`."""
     return np.hstack([np.asarray(matrix, dtype=float), np.asarray(offset, float)[:, None]])
 
@@ -200,7 +200,9 @@ def apply_transform(transform: np.ndarray, pixels: np.ndarray) -> np.ndarray:
 
 def transform(kind: str, strength: str = "normal", colour: str | None = None) -> np.ndarray:
     """The exact transform of a kind at an intensity (tints also need their colour)."""
-    full = tint(TINTS[colour]) if kind == "tint" else KINDS[kind].transform
+    if kind == "tint" and colour not in TINTS:
+        raise ValueError(f"A tint needs one of the colours {', '.join(TINTS)}, not {colour!r}.")
+    full = tint(TINTS[colour]) if kind == "tint" and colour else KINDS[kind].transform
     return IDENTITY + STRENGTHS[strength] * (full - IDENTITY)
 
 

@@ -27,7 +27,7 @@ def score(edit: world.Edit, output: np.ndarray) -> Score:
     """Compare one output (SIZE x SIZE x 3 uint8) with the edit's input and truth."""
     before, truth = world.render(edit.before), world.render(edit.after)
     result = compare(edit.kind, before, truth, output)
-    if edit.kind not in ("recolour", "remove"):
+    if edit.kind not in ("recolour", "remove") or edit.target is None:
         return result
     before, truth, output = (image.astype(np.float32) / 255 for image in (before, truth, output))
     inside = world.coverage(edit.target) >= 1

@@ -68,7 +68,7 @@ def finished(arguments: list[str], ends_at: int) -> bool:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description="Reproduce a shipped embedded model.")
     parser.add_argument("model", choices=RECIPES)
     parser.add_argument("--dry-run", action="store_true", help="print the commands only")
     parser.add_argument("--install", action="store_true",
