@@ -1,7 +1,9 @@
 """Opening what a conversation needs: the editor model, the interpreter, the store.
 
 The command line and the app both start here, so both fall back the same way: a model
-that cannot be found is replaced by the embedded demo model, and `warn` is told why.
+that cannot be found is replaced by the embedded demo model, and `warn` is told why. The
+embedded `demo` is the pair of embedded models (`editor.embedded`): shapes for a sample
+scene, photos for a photograph.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, TypeVar
 from PIL import Image
 
 from editor import ModelDefaults, ModelNotFound, load_editor
+from editor.embedded import EmbeddedEditor
 from editor.images import load_image, to_png_bytes
 from memory import SessionStore
 
@@ -27,9 +30,16 @@ Warn = Callable[[str], None]
 Loaded = TypeVar("Loaded")
 
 
-def open_editor(model: str, warn: Warn, device: str | None = None) -> Pix2PixEditor:
-    """The named editor model, or the demo model (after telling `warn`) if it is missing."""
-    return _or_demo(lambda name: load_editor(name, device=device), model, warn)
+def open_editor(model: str, warn: Warn, device: str | None = None
+                ) -> Pix2PixEditor | EmbeddedEditor:
+    """The named editor model, or the embedded demo models (after telling `warn`) if it is
+    missing; `demo` itself picks the shapes or the photo model for each image."""
+
+    def load(name: str) -> Pix2PixEditor:
+        return load_editor(name, device=device)
+
+    return _or_demo(lambda name: EmbeddedEditor(load) if name == "demo" else load(name),
+                    model, warn)
 
 
 def open_interpreter(spec: str, model: str, warn: Warn) -> Interpreter:

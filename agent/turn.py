@@ -40,6 +40,7 @@ from .checks import Drift, has_acted, has_drifted, is_better, measure_drift, ret
 from .command import DEFAULT_LIMITS, Command, ScaleLimits, Turn, scale_text
 from .errors import AgentError
 from .interpret import Interpreter
+from .repertoire import repertoire_of, within_repertoire
 
 EventHandler = Callable[[dict[str, Any]], None]
 ADJUST_HINT = "Say 'stronger' or 'subtler' to adjust, 'again' for another take, 'undo' to go back."
@@ -138,6 +139,9 @@ def build_graph(agent: Agent):
             agent.store.undo(agent.owner, state["session_id"])
             history = agent.store.history(agent.owner, state["session_id"])
         parent_id, seed = _starting_point(history, command, agent.seed)
+        if command.action in ("edit", "options", "help"):  # before any edit is spent
+            parent = _image(agent, state["session_id"], parent_id)
+            command = within_repertoire(command, repertoire_of(agent.editor, parent))
         return {"command": command.model_dump(), "node_id": head.id, "changed": False,
                 "root_id": history.session.root_id, "parent_id": parent_id, "seed": seed}
 

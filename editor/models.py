@@ -3,7 +3,8 @@
 A model is named by a short name from `KNOWN_MODELS`, a local folder in diffusers
 InstructPix2Pix layout, or a Hugging Face Hub id. A folder may hold a `pixchat.json` with
 the model's recommended settings (`text_scale`, `image_scale`, `steps`, `size`,
-`scheduler`); it takes precedence over the registry.
+`scheduler`); it takes precedence over the registry. The embedded models' `pixchat.json`
+also declares their `repertoire`: the edit kinds they learned and the words they know.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from .base import DEFAULT_SCHEDULER, SCHEDULERS, ModelDefaults
 from .errors import EditorError, ModelNotFound
 
 DEMO_MODEL_DIR = Path(__file__).parent / "demo" / "model"
+DEMO_PHOTO_MODEL_DIR = Path(__file__).parent / "demo" / "photo_model"
 SETTINGS_FILE = "pixchat.json"
 COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 
@@ -51,7 +53,14 @@ KNOWN_MODELS = {
         "reinstall pixchat, or train it with `python -m editor.demo.train --out runs/demo` "
         "and copy runs/demo/model/ to editor/demo/model/",
     ),
+    "demo-photo": KnownModel(
+        str(DEMO_PHOTO_MODEL_DIR),
+        {},
+        "reinstall pixchat, or train it with `python -m editor.demo.train --world photos "
+        "--out runs/photo` and copy runs/photo/model/ to editor/demo/photo_model/",
+    ),
 }
+EMBEDDED_MODELS = ("demo", "demo-photo")
 
 
 @dataclass(frozen=True)
@@ -84,7 +93,7 @@ def locate_model(name_or_path: str) -> ModelSource:
         missing = [f"{name}/" for name in COMPONENTS if not (folder / name).is_dir()]
         if missing:
             raise ModelNotFound(f"Model {named} is missing {', '.join(missing)}; {how_to_fetch}.")
-        model_id = "demo" if name_or_path == "demo" else str(folder)
+        model_id = name_or_path if known else str(folder)
         return ModelSource(model_id, str(folder), None, {**settings, **read_settings(folder)})
     if looks_like_a_folder(source):
         raise ModelNotFound(
@@ -109,19 +118,30 @@ def looks_like_a_folder(name: str) -> bool:
 
 def read_settings(folder: Path) -> dict[str, float | int]:
     """The recommended settings in `folder/pixchat.json`, or {} when it has none."""
+    settings = _settings_file(folder)
+    known_keys = {field.name for field in fields(ModelDefaults)}
+    settings = {key: value for key, value in settings.items() if key in known_keys}
+    if settings.get("scheduler", DEFAULT_SCHEDULER) not in SCHEDULERS:
+        raise EditorError(f"{folder / SETTINGS_FILE} names an unknown scheduler "
+                          f"'{settings['scheduler']}'; use one of: {', '.join(SCHEDULERS)}.")
+    return settings
+
+
+def read_repertoire(folder: str | Path) -> dict | None:
+    """What a model folder says it can do (`repertoire` in its pixchat.json): {"kinds": {kind:
+    [phrasings]}, "words": [...]}; None when it says nothing (a real checkpoint: anything)."""
+    return _settings_file(Path(folder)).get("repertoire")
+
+
+def _settings_file(folder: Path) -> dict:
+    """The whole of `folder/pixchat.json`, or {} when there is none."""
     path = folder / SETTINGS_FILE
     if not path.is_file():
         return {}
     try:
-        settings = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except (OSError, ValueError) as error:
         raise EditorError(f"{path} is not readable JSON ({error}); fix or delete it.") from None
-    known_keys = {field.name for field in fields(ModelDefaults)}
-    settings = {key: value for key, value in settings.items() if key in known_keys}
-    if settings.get("scheduler", DEFAULT_SCHEDULER) not in SCHEDULERS:
-        raise EditorError(f"{path} names an unknown scheduler '{settings['scheduler']}'; "
-                          f"use one of: {', '.join(SCHEDULERS)}.")
-    return settings
 
 
 def model_defaults(name_or_path: str) -> ModelDefaults:

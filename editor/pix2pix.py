@@ -51,7 +51,7 @@ from .errors import Cancelled, EditorError, ModelNotFound
 from .grid import GridResult, contact_sheet, default_grid_scales
 from .images import to_rgb
 from .masks import edit_mask, fit_region, latent_region, region_at
-from .models import locate_model, recommended_defaults
+from .models import locate_model, read_repertoire, recommended_defaults
 from .resolution import working_size
 
 # Sampler name (`base.SCHEDULERS`) -> scheduler class and the options that make it that sampler.
@@ -93,6 +93,7 @@ class Pix2PixEditor:
         defaults: ModelDefaults,
         model_id: str,
         revision: str | None = None,
+        repertoire: dict | None = None,
     ):
         if unet.config.in_channels != 2 * vae.config.latent_channels:
             raise EditorError(
@@ -111,6 +112,7 @@ class Pix2PixEditor:
         self.defaults = defaults
         self.model_id = model_id
         self.revision = revision
+        self.repertoire = repertoire  # what the model says it can do; None: anything
         self.vae_scale_factor = vae_scale_factor(vae)
         # Read once: diffusers walks every submodule to answer `unet.device` and `unet.dtype`.
         self.device = unet.device
@@ -158,7 +160,12 @@ class Pix2PixEditor:
             recommended_defaults(source, native_size),
             source.model_id,
             source.revision,
+            read_repertoire(source.path) if source.revision is None else None,
         )
+
+    def repertoire_for(self, image: Image.Image) -> dict | None:
+        """What this model says it can do (the same for every image)."""
+        return self.repertoire
 
     def edit(self, request: EditRequest) -> EditResult:
         """Apply the request's instruction; unset scales and steps are the model's defaults."""

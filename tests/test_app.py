@@ -455,6 +455,10 @@ def test_on_the_demo_model_the_app_says_so_and_offers_a_sample_scene(
         [session] = store.list_sessions(OWNER)
         assert session.title.startswith("Sample: ")
         assert shown(app)[1] == "Step 0: the original, 32×32"
+
+        app.button(key="sample_photo").click().run()  # beside it, a photo for the photo model
+        assert store.list_sessions(OWNER)[0].title == "Sample photo: a cat"
+        assert shown(app)[1] == "Step 0: the original, 451×300"
     finally:
         st.cache_resource.clear()
 

@@ -118,7 +118,7 @@ def test_scripted_conversation(agent, session):
 
 
 def test_again_keeps_the_scales_with_a_new_seed(agent, session):
-    first, _ = say(agent, session, "make it snowy")
+    first, _ = say(agent, session, "make it brighter")
     again, _ = say(agent, session, "again")
     nodes = {node.id: node for node in agent.store.history("ann", session).nodes}
     a, b = nodes[first.node_id].params, nodes[again.node_id].params
@@ -127,7 +127,7 @@ def test_again_keeps_the_scales_with_a_new_seed(agent, session):
 
 
 def test_go_back_to_a_step_and_edit_from_there(agent, session):
-    first, _ = say(agent, session, "make it snowy")
+    first, _ = say(agent, session, "make it brighter")
     say(agent, session, "make it darker")
     branch, _ = say(agent, session, "go back to step 1 and make it red")
     nodes = {node.id: node for node in agent.store.history("ann", session).nodes}
@@ -135,8 +135,8 @@ def test_go_back_to_a_step_and_edit_from_there(agent, session):
 
 
 def test_sliders_apply_a_refinement_with_their_scales(agent, session):
-    first, _ = say(agent, session, "make it snowy")
-    command = Command.clamped(action="refine", instruction="make it snowy",
+    first, _ = say(agent, session, "make it brighter")
+    command = Command.clamped(action="refine", instruction="make it brighter",
                               text_scale=2.0, image_scale=1.2)
     applied, _ = say(agent, session, "(sliders)", command=command)
     node = next(n for n in agent.store.history("ann", session).nodes if n.id == applied.node_id)
@@ -183,15 +183,15 @@ def test_an_unusable_vlm_answer_falls_back_to_the_rules_and_says_why(
     from test_vlm import ScriptedVLM
 
     agent.interpreter = ScriptedVLM(answer)
-    result, _ = say(agent, session, "could you make it snowy?")
-    assert result.changed and result.command.instruction == "make it snowy"
+    result, _ = say(agent, session, "could you make it brighter?")
+    assert result.changed and result.command.instruction == "make it brighter"
     assert f"The VLM's answer was not usable: {reason}" in result.reply
     node = agent.store.history("ann", session).nodes[-1]
-    assert node.params.instruction == "make it snowy"  # what the rules made of it
+    assert node.params.instruction == "make it brighter"  # what the rules made of it
 
 
 def test_every_way_out_of_an_options_turn(agent, session):
-    first, _ = say(agent, session, "make it snowy")
+    first, _ = say(agent, session, "make it brighter")
 
     options, _ = say(agent, session, "show me options")
     picked = choose_option(agent, options.options, 0)
@@ -208,7 +208,7 @@ def test_every_way_out_of_an_options_turn(agent, session):
     assert instead.changed and instead.command.instruction == "make it darker"
     nodes = {node.id: node for node in agent.store.history("ann", session).nodes}
     assert nodes[instead.node_id].parent_id == picked.node_id
-    assert len(nodes) == 4  # original, snowy, the picked option, darker: no other option
+    assert len(nodes) == 4  # original, brighter, the picked option, darker: no other option
     assert first.node_id in nodes
 
 
@@ -300,7 +300,7 @@ def test_a_vague_message_asks_back_with_choices_and_changes_nothing(agent, sessi
 
 
 def test_replies_write_scales_with_at_most_two_decimals(agent, session):
-    say(agent, session, "make it snowy")
+    say(agent, session, "make it brighter")
     less, _ = say(agent, session, "a bit less")
     stored = next(n for n in agent.store.history("ann", session).nodes if n.id == less.node_id)
     assert re.search(r"\d\.\d{3}", less.reply) is None

@@ -10,6 +10,7 @@ import numpy as np
 
 from agent.command import Command
 from agent.turn import option_label
+from editor.demo.photos import sample_photo as photo_of_a_cat
 from editor.demo.world import random_scene, render_image
 from editor.images import to_png_bytes
 from memory import NodeInfo
@@ -22,6 +23,11 @@ def sample_scene(seed: int | None = None) -> tuple[str, bytes]:
     scene = random_scene(np.random.default_rng(seed))
     shapes = ", ".join(f"{shape.colour} {shape.kind}" for shape in scene.shapes)
     return f"Sample: {shapes} on {scene.background}", to_png_bytes(render_image(scene))
+
+
+def sample_photo() -> tuple[str, bytes]:
+    """A photograph for the embedded photo model, as PNG bytes, with its title."""
+    return "Sample photo: a cat", to_png_bytes(photo_of_a_cat())
 
 
 # --- the commands behind the buttons --------------------------------------------------

@@ -49,7 +49,7 @@ def _page(agent: Agent, config: AppConfig) -> None:
         st.error(message)
     if session is None:
         st.info("Upload an image in the sidebar to start a session"
-                + (", or try a sample scene." if agent.editor.model_id == "demo" else "."))
+                + (", or try a sample scene or photo." if agent.editor.model_id == "demo" else "."))
         return
     history = agent.store.history(agent.owner, session.id)
     chat_column, image_column, history_column = st.columns([5, 4, 3], gap="large")

@@ -16,7 +16,9 @@ from streamlit.elements.lib.mutable_status_container import StatusContainer
 
 from agent.command import Command
 from agent.errors import USER_ERRORS
+from agent.repertoire import example_instruction
 from agent.turn import Agent, choose_option, run_turn
+from editor.images import load_image
 from memory import History
 
 from . import region
@@ -50,8 +52,10 @@ def show(agent: Agent, history: History) -> None:
     messages = st.container(height=560, key="transcript")
     with messages:
         _transcript(agent, history)
-    text = st.chat_input("Say what to change, e.g. “make the circle blue”", key="chat",
-                         submit_mode="disable")  # one turn at a time
+    session = history.session
+    head = load_image(agent.store.node_image(agent.owner, session.id, session.head_id))
+    text = st.chat_input(f"Say what to change, e.g. “{example_instruction(agent.editor, head)}”",
+                         key="chat", submit_mode="disable")  # one turn at a time
     request = PendingTurn(text) if text else st.session_state.pop("pending", None)
     if request is not None:
         with messages:

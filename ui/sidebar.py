@@ -13,13 +13,16 @@ from agent.turn import Agent
 from editor import SCHEDULERS
 from memory import SessionInfo
 
-from .actions import UPLOAD_TYPES, sample_scene
+from .actions import UPLOAD_TYPES, sample_photo, sample_scene
 from .config import AppConfig
 
 DEMO_NOTE = (
-    "Running on the **embedded demo model**, a miniature editor of flat shapes and colours "
-    "(32×32 pixels) that needs no download. For photos, start the app with a real checkpoint: "
-    "`streamlit run streamlit_app.py -- --model ip2p` (or set `PIXCHAT_MODEL`)."
+    "Running on the **embedded demo models**, two miniature editors that need no download: "
+    "one changes the colours and light of a photo (black and white, sepia, warmer, cooler, "
+    "brighter, darker, contrast, saturation, a colour tint, night, golden hour, faded, "
+    "invert), the other edits flat scenes of shapes. For any other edit, start the app with a "
+    "real checkpoint: `streamlit run streamlit_app.py -- --model ip2p` (or set "
+    "`PIXCHAT_MODEL`)."
 )
 
 
@@ -30,8 +33,11 @@ def show(agent: Agent, config: AppConfig) -> SessionInfo | None:
         st.file_uploader("New session from an image", type=UPLOAD_TYPES, key="upload",
                          on_change=_start_from_upload, args=(agent,))
         if agent.editor.model_id == "demo":
-            st.button("Try a sample scene", key="sample", on_click=_start_from_sample,
-                      args=(agent,))
+            scene, photo = st.columns(2)
+            scene.button("Try a sample scene", key="sample", on_click=_start_from_sample,
+                         args=(agent, sample_scene))
+            photo.button("Try a sample photo", key="sample_photo", on_click=_start_from_sample,
+                         args=(agent, sample_photo))
         session = _sessions(agent)
         st.divider()
         _model(agent, config)
@@ -106,8 +112,8 @@ def _start_from_upload(agent: Agent) -> None:
     st.session_state.session_id = session.id
 
 
-def _start_from_sample(agent: Agent) -> None:
-    title, png = sample_scene()
+def _start_from_sample(agent: Agent, sample) -> None:
+    title, png = sample()
     st.session_state.session_id = agent.store.create_session(agent.owner, png, title).id
 
 

@@ -4,7 +4,7 @@ All distances are mean absolute differences of RGB values scaled to 0..1.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -25,26 +25,34 @@ class Score:
 
 def score(edit: world.Edit, output: np.ndarray) -> Score:
     """Compare one output (SIZE x SIZE x 3 uint8) with the edit's input and truth."""
-    before = world.render(edit.before).astype(np.float32) / 255
-    truth = world.render(edit.after).astype(np.float32) / 255
-    output = output.astype(np.float32) / 255
-    landed = outside_change = None
-    if edit.kind in ("recolour", "remove"):
-        inside = world.coverage(edit.target) >= 1
-        outside = ~_grown(world.coverage(edit.target) > 0)  # skips the anti-aliased edge
-        # the colour asked for, as the after image shows it (lighting included)
-        wanted = truth[inside].mean(axis=0)
-        was = before[inside].mean(axis=0)
-        now = output[inside].mean(axis=0)
-        landed = bool(np.linalg.norm(now - wanted) <= 0.5 * np.linalg.norm(was - wanted))
-        outside_change = float(np.abs(output - before)[outside].mean())
+    before, truth = world.render(edit.before), world.render(edit.after)
+    result = compare(edit.kind, before, truth, output)
+    if edit.kind not in ("recolour", "remove") or edit.target is None:
+        return result
+    before, truth, output = (image.astype(np.float32) / 255 for image in (before, truth, output))
+    inside = world.coverage(edit.target) >= 1
+    outside = ~_grown(world.coverage(edit.target) > 0)  # skips the anti-aliased edge
+    # the colour asked for, as the after image shows it (lighting included)
+    wanted = truth[inside].mean(axis=0)
+    was = before[inside].mean(axis=0)
+    now = output[inside].mean(axis=0)
+    landed = bool(np.linalg.norm(now - wanted) <= 0.5 * np.linalg.norm(was - wanted))
+    outside_change = float(np.abs(output - before)[outside].mean())
+    return replace(result, landed=landed, outside_change=outside_change)
+
+
+def compare(kind: str, before: np.ndarray, truth: np.ndarray, output: np.ndarray) -> Score:
+    """Compare an output with its input and exact truth (uint8 images of one size) by the
+    distances every edit has; `score` adds what local edits need."""
+    before, truth, output = (np.asarray(image, np.float32) / 255
+                             for image in (before, truth, output))
     return Score(
-        kind=edit.kind,
+        kind=kind,
         to_truth=float(np.abs(output - truth).mean()),
         nothing_to_truth=float(np.abs(before - truth).mean()),
         to_input=float(np.abs(output - before).mean()),
-        landed=landed,
-        outside_change=outside_change,
+        landed=None,
+        outside_change=None,
     )
 
 

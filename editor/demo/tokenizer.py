@@ -34,10 +34,10 @@ def build_word_tokenizer(
         pieces = _apply_merges(_characters(word), merges)
         for piece in pieces:
             vocab.setdefault(piece, len(vocab))
-        while len(pieces) > 1:
+        while len(pieces) > 1:  # the newest merge ranks last, so it only ever shortens
             merges.append((pieces[0], pieces[1]))
-            pieces = [pieces[0] + pieces[1], *pieces[2:]]
-            vocab.setdefault(pieces[0], len(vocab))
+            vocab.setdefault(pieces[0] + pieces[1], len(vocab))
+            pieces = _apply_merges(_characters(word), merges)
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -59,12 +59,20 @@ def _characters(word: str) -> list[str]:
 
 
 def _apply_merges(pieces: list[str], merges: list[tuple[str, str]]) -> list[str]:
-    """Run byte-pair encoding: repeatedly glue the adjacent pair with the best-ranked merge."""
+    """Run byte-pair encoding as CLIP's tokenizer does: repeatedly glue every occurrence of
+    the adjacent pair with the best-ranked merge ("vivid": v+i glues both "vi" at once)."""
     ranks = {pair: rank for rank, pair in enumerate(merges)}
     while len(pieces) > 1:
-        pairs = [(ranks.get(pair, len(ranks)), i) for i, pair in enumerate(pairwise(pieces))]
-        rank, i = min(pairs)
-        if rank == len(ranks):
+        best = min(pairwise(pieces), key=lambda pair: ranks.get(pair, len(ranks)))
+        if best not in ranks:
             break
-        pieces = [*pieces[:i], pieces[i] + pieces[i + 1], *pieces[i + 2 :]]
+        glued, i = [], 0
+        while i < len(pieces):
+            if i + 1 < len(pieces) and (pieces[i], pieces[i + 1]) == best:
+                glued.append(pieces[i] + pieces[i + 1])
+                i += 2
+            else:
+                glued.append(pieces[i])
+                i += 1
+        pieces = glued
     return pieces

@@ -1,11 +1,15 @@
-"""Train the embedded demo model: a miniature InstructPix2Pix on the procedural edit world.
+"""Train an embedded demo model: a miniature InstructPix2Pix on a procedural edit world.
 
-    python -m editor.demo.train --out runs/demo                   # CPU: hours
+    python -m editor.demo.train --out runs/demo                   # shapes (`demo`), CPU: hours
+    python -m editor.demo.train --world photos --out runs/photo   # photos (`demo-photo`)
     python -m editor.demo.train --out runs/demo --device cuda     # GPU: minutes
     python -m editor.demo.train --out runs/demo --resume runs/demo            # continue a run
-    python -m editor.demo.train --out runs/more --resume editor/demo/model    # fine-tune a model
+    python -m editor.demo.train --out runs/more --resume editor/demo/model --steps 8000
+                                                    # fine-tune a model 8000 more steps
+    python -m editor.demo.reproduce shapes|photos   # every stage of a shipped model, in order
 
-Stages, one after the other:
+Two worlds: `shapes` (world.py: flat scenes, local and global edits) and `photos`
+(photos.py: real photographs, colour edits with exact truth). Stages, one after the other:
 1. a tiny AutoencoderKL learns to squeeze 32x32 world images into 4x16x16 latents;
 2. a UNet (8 input channels: noisy latents + the input image's latents) and a tiny CLIP text
    encoder learn to turn (input image, instruction) into the edited image, with
@@ -13,16 +17,18 @@ Stages, one after the other:
    (with the instruction dropped, the target is the input: s_I pulls toward the original);
 3. optionally (`--decoder-steps`), the VAE decoder alone is sharpened; the latent space the
    UNet learned does not move.
+Every stage uses AdamW with diffusers' cosine schedule and shares the logging and
+checkpointing below.
 
-`--out` receives `model/` (the diffusers folder, EMA weights, rewritten at every checkpoint)
-and `state.pt` (everything needed to continue exactly). `--resume` takes either such a run
-folder or a bare model folder (then training restarts from its weights with a fresh
-optimizer and a short warm-up).
+`--out` receives `model/` (the diffusers folder, EMA weights, rewritten at every checkpoint,
+with a model card from `cards/<world>.md`) and `state.pt` (everything needed to continue
+exactly). `--resume` takes either such a run folder (then `--steps` is the step to end at)
+or a bare model folder (then training restarts from its weights with a fresh optimizer and
+a short warm-up, for `--steps` more steps).
 """
 
 import argparse
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -30,6 +36,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,11 +49,14 @@ from diffusers import (
     StableDiffusionInstructPix2PixPipeline,
     UNet2DConditionModel,
 )
+from diffusers.optimization import get_cosine_schedule_with_warmup
 from diffusers.training_utils import EMAModel
+from PIL import Image
+from torch.optim.lr_scheduler import LambdaLR
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 from editor import DEFAULT_SCHEDULER, SCHEDULERS
-from editor.demo import quality, world
+from editor.demo import photos, quality, world
 from editor.demo.tokenizer import build_word_tokenizer
 
 # --- the model ----------------------------------------------------------------------------
@@ -94,14 +104,15 @@ NOISE_CONFIG = dict(
     timestep_spacing="trailing",
     clip_sample=False,
 )
-# Edit kinds for training; a kind listed twice is drawn twice as often.
-TRAINING_KINDS = ("recolour", "recolour", "remove", "remove", "background", "darken", "brighten")
 DROPOUT = 0.05  # InstructPix2Pix: 5 % no text (target: the input), 5 % no image, 5 % neither
+LOG_EVERY = 25  # steps between progress lines
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="run folder to write")
+    parser.add_argument("--world", choices=WORLDS, default="shapes",
+                        help="what to learn: flat shapes (`demo`) or photo colour edits")
     parser.add_argument("--resume", type=Path, help="run folder or model folder to start from")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
@@ -125,18 +136,100 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-# --- data ---------------------------------------------------------------------------------
+# --- data: the two worlds -----------------------------------------------------------------
 
 
-def edit_batch(seed: int, stage: int, step: int, size: int) -> list[world.Edit]:
-    """The training edits of one step: fixed by (seed, stage, step), so resuming is exact."""
-    return world.training_edits([seed, stage, step], size, TRAINING_KINDS)
+@dataclass
+class Batch:
+    """One training step's examples: instructions, images before and after as (N, 3, H, W)
+    tensors in [-1, 1] (as the pipeline feeds its VAE), and per-latent loss weights or None."""
+
+    instructions: list[str]
+    before: torch.Tensor
+    after: torch.Tensor
+    weights: torch.Tensor | None
 
 
-def to_tensor(scenes: list[world.Scene], device: str) -> torch.Tensor:
-    """Rendered scenes as a (N, 3, H, W) tensor in [-1, 1], as the pipeline feeds its VAE."""
-    pixels = np.stack([world.render(scene) for scene in scenes])
+def to_tensor(pixels: np.ndarray, device: str) -> torch.Tensor:
+    """(N, H, W, 3) uint8 images as a (N, 3, H, W) tensor in [-1, 1]."""
     return torch.from_numpy(pixels).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+class ShapesWorld:
+    """The flat-shapes world of `world.py`: the shipped `demo` model."""
+
+    name = "shapes"
+    size = world.SIZE
+    vae_config = VAE_CONFIG
+    # Edit kinds for training; a kind listed twice is drawn twice as often.
+    kinds = ("recolour", "recolour", "remove", "remove", "background", "darken", "brighten")
+
+    def vocabulary(self) -> set[str]:
+        return world.vocabulary()
+
+    def repertoire(self) -> dict:
+        """What the model can do, for pixchat.json: its edit kinds and their words."""
+        kinds = sorted(set(self.kinds))
+        return {"summary": "edits flat scenes of shapes: recolour or remove a shape, change "
+                           "the background, darken or brighten",
+                "kinds": {kind: list(world.PHRASINGS[kind]) for kind in kinds},
+                "words": sorted(world.vocabulary(kinds))}
+
+    def batch(self, seed: int, stage: int, step: int, size: int, args) -> Batch:
+        """The edits of one step: fixed by (seed, stage, step), so resuming is exact."""
+        edits = world.training_edits([seed, stage, step], size, self.kinds)
+        weights = shape_weights(edits, args.shape_weight, args.device)
+        return Batch([e.instruction for e in edits],
+                     to_tensor(np.stack([world.render(e.before) for e in edits]), args.device),
+                     to_tensor(np.stack([world.render(e.after) for e in edits]), args.device),
+                     weights)
+
+    def held_out(self) -> list[world.Edit]:
+        """The quick check's edits: 8 per kind."""
+        kinds = sorted(set(self.kinds))
+        return world.held_out_edits(8 * len(kinds), kinds)
+
+    def before_image(self, edit: world.Edit) -> Image.Image:
+        return world.render_image(edit.before)
+
+    def score(self, edit: world.Edit, output: np.ndarray) -> quality.Score:
+        return quality.score(edit, output)
+
+
+class PhotoWorld:
+    """The photo world of `photos.py`: colour edits of real photographs (`demo-photo`)."""
+
+    name = "photos"
+    size = photos.SIZE
+    vae_config = {**VAE_CONFIG, "block_out_channels": (32, 64), "sample_size": photos.SIZE}
+
+    def vocabulary(self) -> set[str]:
+        return photos.vocabulary()
+
+    def repertoire(self) -> dict:
+        """What the model can do, for pixchat.json: its edit kinds and their words."""
+        return photos.repertoire()
+
+    def batch(self, seed: int, stage: int, step: int, size: int, args) -> Batch:
+        """The examples of one step: fixed by (seed, stage, step), so resuming is exact."""
+        examples = photos.training_examples([seed, stage, step], size)
+        return Batch([e.instruction for e in examples],
+                     to_tensor(np.stack([e.before for e in examples]), args.device),
+                     to_tensor(np.stack([e.after for e in examples]), args.device),
+                     None)
+
+    def held_out(self) -> list[photos.Example]:
+        """The quick check's edits: 2 per kind, on the held-out photos at working size."""
+        return photos.held_out_examples(2 * len(photos.KINDS))
+
+    def before_image(self, example: photos.Example) -> Image.Image:
+        return Image.fromarray(example.before)
+
+    def score(self, example: photos.Example, output: np.ndarray) -> quality.Score:
+        return quality.compare(example.kind, example.before, example.after, output)
+
+
+WORLDS = {"shapes": ShapesWorld(), "photos": PhotoWorld()}
 
 
 def shape_weights(edits: list[world.Edit], weight: float, device: str) -> torch.Tensor:
@@ -153,62 +246,96 @@ def shape_weights(edits: list[world.Edit], weight: float, device: str) -> torch.
     return (weights / weights.mean(dim=(1, 2, 3), keepdim=True)).to(device)
 
 
-def learning_rate(step: int, total: int, warmup: int, peak: float) -> float:
-    """Linear warm-up, then cosine decay to a tenth of the peak at step `total`."""
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+# --- the training loop's bookkeeping, shared by the three stages ---------------------------
+
+
+class StageLog:
+    """Prints a stage's running mean of one number every LOG_EVERY steps, with its speed."""
+
+    def __init__(self, name: str, total: int, label: str):
+        self.name, self.total, self.label = name, total, label
+        self.values: list[float] = []
+        self.clock = time.time()
+
+    def add(self, step: int, value: float, note: str = "") -> None:
+        self.values.append(value)
+        if (step + 1) % LOG_EVERY == 0:
+            rate = len(self.values) / (time.time() - self.clock)
+            print(f"{self.name:4s} step {step + 1:6d}/{self.total}  {self.label} "
+                  f"{np.mean(self.values):.4f}  {note}{rate:.2f} it/s", flush=True)
+            self.values, self.clock = [], time.time()
+
+
+def checkpoint_due(step: int, total: int, every: int) -> bool:
+    """Save (or evaluate) after every `every` steps and after the last one."""
+    return (step + 1) % every == 0 or step + 1 == total
+
+
+def optimizer_and_schedule(parameters, lr: float, warmup: int, total: int, state: dict,
+                           stage: str) -> tuple[torch.optim.AdamW, LambdaLR]:
+    """AdamW with diffusers' cosine schedule (linear warm-up, then down to 0 at `total`),
+    continued from `state` when it holds this stage's optimizer."""
+    optimizer = torch.optim.AdamW(parameters, lr=lr, weight_decay=0.0)
+    schedule = get_cosine_schedule_with_warmup(optimizer, warmup, total)
+    if f"{stage}_optimizer" in state:
+        optimizer.load_state_dict(state[f"{stage}_optimizer"])
+        schedule.load_state_dict(state[f"{stage}_schedule"])
+    return optimizer, schedule
+
+
+def remember(state: dict, stage: str, optimizer, schedule) -> None:
+    """Put a stage's optimizer and schedule into the state a checkpoint saves."""
+    state[f"{stage}_optimizer"] = optimizer.state_dict()
+    state[f"{stage}_schedule"] = schedule.state_dict()
 
 
 # --- stage 1: the autoencoder -------------------------------------------------------------
 
 
-def train_vae(vae: AutoencoderKL, state: dict, args: argparse.Namespace, save) -> None:
+def train_vae(vae: AutoencoderKL, world_: ShapesWorld | PhotoWorld, state: dict,
+              args: argparse.Namespace, save) -> None:
     """Teach the VAE to reconstruct world images, then set its latent scaling factor."""
-    optimizer = torch.optim.AdamW(vae.parameters(), lr=args.vae_lr)
-    if "vae_optimizer" in state:
-        optimizer.load_state_dict(state["vae_optimizer"])
+    optimizer, schedule = optimizer_and_schedule(vae.parameters(), args.vae_lr, 0,
+                                                 args.vae_steps, state, "vae")
     vae.train()
-    clock, losses = time.time(), []
+    log = StageLog("vae", args.vae_steps, "L1")
     for step in range(state["vae_step"], args.vae_steps):
         torch.manual_seed(args.seed * 1_000_003 + step)
-        edits = edit_batch(args.seed, 1, step, args.batch_size)
-        images = to_tensor([e.before for e in edits] + [e.after for e in edits], args.device)
+        batch = world_.batch(args.seed, 1, step, args.batch_size, args)
+        images = torch.cat([batch.before, batch.after])
         posterior = vae.encode(images).latent_dist
         reconstruction = vae.decode(posterior.sample()).sample
         error = (reconstruction - images).abs().mean()
         loss = error + F.mse_loss(reconstruction, images) + 1e-7 * posterior.kl().mean()
-        for group in optimizer.param_groups:
-            group["lr"] = args.vae_lr * 0.5 * (1 + math.cos(math.pi * step / args.vae_steps))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        losses.append(error.item() / 2)  # on the 0..1 scale
-        if (step + 1) % 25 == 0:
-            rate = 25 / (time.time() - clock)
-            print(f"vae  step {step + 1:6d}/{args.vae_steps}  L1 {np.mean(losses):.4f}  "
-                  f"{rate:.2f} it/s", flush=True)
-            clock, losses = time.time(), []
+        schedule.step()
+        log.add(step, error.item() / 2)  # on the 0..1 scale
         state["vae_step"] = step + 1
-        if (step + 1) % args.save_every == 0:
-            state["vae_optimizer"] = optimizer.state_dict()
+        if checkpoint_due(step, args.vae_steps, args.save_every):
+            remember(state, "vae", optimizer, schedule)
             save()
     vae.eval()
     with torch.no_grad():
-        images = to_tensor([e.after for e in edit_batch(args.seed, 3, 0, 256)], args.device)
-        latents = vae.encode(images).latent_dist.mode()
+        latents = vae.encode(fixed_images(world_, args)).latent_dist.mode()
     vae.register_to_config(scaling_factor=float(1 / latents.std()))
-    state["vae_error"] = reconstruction_error(vae, args)
+    state["vae_error"] = reconstruction_error(vae, world_, args)
     state.pop("vae_optimizer", None)
     print(f"vae  done: reconstruction L1 {state['vae_error']:.4f}, "
           f"scaling factor {vae.config.scaling_factor:.3f}", flush=True)
 
 
+def fixed_images(world_: ShapesWorld | PhotoWorld, args: argparse.Namespace) -> torch.Tensor:
+    """256 fixed "after" images of the world (stage 3, step 0 of the stream)."""
+    return world_.batch(args.seed, 3, 0, 256, args).after
+
+
 @torch.no_grad()
-def reconstruction_error(vae: AutoencoderKL, args: argparse.Namespace) -> float:
+def reconstruction_error(vae: AutoencoderKL, world_: ShapesWorld | PhotoWorld,
+                         args: argparse.Namespace) -> float:
     """Mean L1 (0..1 scale) of encoding and decoding 256 fixed world images."""
-    images = to_tensor([e.after for e in edit_batch(args.seed, 3, 0, 256)], args.device)
+    images = fixed_images(world_, args)
     latents = vae.encode(images).latent_dist.mode()
     return (vae.decode(latents).sample - images).abs().mean().item() / 2
 
@@ -223,40 +350,38 @@ def encode_text(text_encoder, tokenizer, instructions: list[str], device: str) -
     return text_encoder(ids.to(device))[0]
 
 
-def train_unet(models: dict, tokenizer, state: dict, args: argparse.Namespace, save) -> None:
+def train_unet(models: dict, tokenizer, world_: ShapesWorld | PhotoWorld, state: dict,
+               args: argparse.Namespace, save) -> None:
     """Train UNet and text encoder to predict v for the edited image's latents."""
     vae, unet, text_encoder = models["vae"], models["unet"], models["text_encoder"]
     parameters = list(unet.parameters()) + list(text_encoder.parameters())
-    optimizer = torch.optim.AdamW(parameters, lr=args.lr, weight_decay=0.0)
+    start = state["fresh_optimizer_at"]  # where this optimizer began
+    warmup = args.warmup if start == 0 else args.warmup // 4
+    optimizer, schedule = optimizer_and_schedule(parameters, args.lr, warmup,
+                                                 args.steps - start, state, "unet")
     ema = EMAModel(parameters, decay=0.999, use_ema_warmup=True, power=3 / 4)
-    if "unet_optimizer" in state:
-        optimizer.load_state_dict(state["unet_optimizer"])
+    if "ema" in state:
         ema.load_state_dict(state["ema"])
         ema.to(args.device)  # the checkpoint was loaded onto the CPU
     models["ema"] = ema
     noise_scheduler = DDPMScheduler(**NOISE_CONFIG)
-    start = state["fresh_optimizer_at"]  # where this optimizer began
-    warmup = args.warmup if start == 0 else args.warmup // 4
     unet.train()
     text_encoder.train()
     vae.requires_grad_(False)
-    clock, losses = time.time(), []
+    log = StageLog("unet", args.steps, "loss")
     for step in range(state["unet_step"], args.steps):
         torch.manual_seed(args.seed * 1_000_003 + step)
-        edits = edit_batch(args.seed, 2, step, args.batch_size)
-        chance = torch.rand(len(edits), device=args.device)
+        batch = world_.batch(args.seed, 2, step, args.batch_size, args)
+        chance = torch.rand(len(batch.instructions), device=args.device)
         # Text dropped, image kept: an empty instruction changes nothing, so the target is the
         # input itself. Then s_I pulls toward the input, not toward an average of all edits.
-        keeps_input = (chance < DROPOUT).tolist()
-        targets = [e.before if keep else e.after
-                   for e, keep in zip(edits, keeps_input, strict=True)]
+        keeps_input = chance < DROPOUT
+        targets = torch.where(keeps_input[:, None, None, None], batch.before, batch.after)
         with torch.no_grad():
-            image_latents = vae.encode(to_tensor([e.before for e in edits], args.device))
-            image_latents = image_latents.latent_dist.mode()  # unscaled, as the pipeline does
-            target = vae.encode(to_tensor(targets, args.device))
-            target = target.latent_dist.sample() * vae.config.scaling_factor
+            image_latents = vae.encode(batch.before).latent_dist.mode()  # unscaled, as the
+            target = vae.encode(targets).latent_dist.sample() * vae.config.scaling_factor
 
-        text = encode_text(text_encoder, tokenizer, [e.instruction for e in edits], args.device)
+        text = encode_text(text_encoder, tokenizer, batch.instructions, args.device)
         no_text = encode_text(text_encoder, tokenizer, [""], args.device)
         drop_text = chance < 2 * DROPOUT
         drop_image = (chance >= DROPOUT) & (chance < 3 * DROPOUT)
@@ -264,108 +389,95 @@ def train_unet(models: dict, tokenizer, state: dict, args: argparse.Namespace, s
         image_latents = image_latents * (~drop_image)[:, None, None, None]
 
         noise = torch.randn_like(target)
-        timesteps = torch.randint(0, NOISE_CONFIG["num_train_timesteps"], (len(edits),),
+        timesteps = torch.randint(0, NOISE_CONFIG["num_train_timesteps"], (len(target),),
                                   device=args.device)
         noisy = noise_scheduler.add_noise(target, noise, timesteps)
         velocity = noise_scheduler.get_velocity(target, noise, timesteps)
         prediction = unet(torch.cat([noisy, image_latents], dim=1), timesteps, text).sample
         squared_error = (prediction - velocity) ** 2
-        loss = (squared_error * shape_weights(edits, args.shape_weight, args.device)).mean()
+        if batch.weights is not None:
+            squared_error = squared_error * batch.weights
+        loss = squared_error.mean()
 
-        lr = learning_rate(step - start, args.steps - start, warmup, args.lr)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(parameters, 1.0)
         optimizer.step()
+        schedule.step()
         ema.step(parameters)
-        losses.append(loss.item())
-
+        log.add(step, loss.item(), f"lr {schedule.get_last_lr()[0]:.1e}  ")
         state["unet_step"] = step + 1
-        if (step + 1) % 25 == 0:
-            rate = 25 / (time.time() - clock)
-            print(f"unet step {step + 1:6d}/{args.steps}  loss {np.mean(losses):.4f}  "
-                  f"lr {lr:.1e}  {rate:.2f} it/s", flush=True)
-            clock, losses = time.time(), []
-        if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
-            state["metrics"] = evaluate(models, tokenizer, args)
-        if (step + 1) % args.save_every == 0 or step + 1 == args.steps:
-            state["unet_optimizer"] = optimizer.state_dict()
+        if checkpoint_due(step, args.steps, args.eval_every):
+            state["metrics"] = evaluate(models, tokenizer, world_, args)
+        if checkpoint_due(step, args.steps, args.save_every):
+            remember(state, "unet", optimizer, schedule)
             save()
 
 
 # --- stage 3 (optional): a sharper decoder -----------------------------------------------
 
 
-def train_decoder(vae: AutoencoderKL, state: dict, args: argparse.Namespace, save) -> None:
+def train_decoder(vae: AutoencoderKL, world_: ShapesWorld | PhotoWorld, state: dict,
+                  args: argparse.Namespace, save) -> None:
     """Fine-tune the VAE decoder alone on the frozen encoder's latents.
 
     The latent space the UNet learned stays exactly the same; only decoding gets sharper.
     """
     parameters = list(vae.post_quant_conv.parameters()) + list(vae.decoder.parameters())
-    optimizer = torch.optim.AdamW(parameters, lr=args.vae_lr / 2)
-    if "decoder_optimizer" in state:
-        optimizer.load_state_dict(state["decoder_optimizer"])
+    optimizer, schedule = optimizer_and_schedule(parameters, args.vae_lr / 2, 0,
+                                                 args.decoder_steps, state, "decoder")
     for parameter in parameters:
         parameter.requires_grad_(True)
     vae.decoder.train()
-    clock, losses = time.time(), []
+    log = StageLog("dec", args.decoder_steps, "L1")
     for step in range(state.get("decoder_step", 0), args.decoder_steps):
         torch.manual_seed(args.seed * 1_000_003 + step)
-        edits = edit_batch(args.seed, 4, step, args.batch_size)
-        images = to_tensor([e.before for e in edits] + [e.after for e in edits], args.device)
+        batch = world_.batch(args.seed, 4, step, args.batch_size, args)
+        images = torch.cat([batch.before, batch.after])
         with torch.no_grad():
             latents = vae.encode(images).latent_dist.mode()  # what the pipeline's UNet sees
         reconstruction = vae.decode(latents).sample
         error = (reconstruction - images).abs().mean()
         loss = error + F.mse_loss(reconstruction, images)
-        for group in optimizer.param_groups:
-            progress = step / args.decoder_steps
-            group["lr"] = args.vae_lr / 2 * 0.5 * (1 + math.cos(math.pi * progress))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        losses.append(error.item() / 2)
+        schedule.step()
+        log.add(step, error.item() / 2)
         state["decoder_step"] = step + 1
-        if (step + 1) % 25 == 0:
-            rate = 25 / (time.time() - clock)
-            print(f"dec  step {step + 1:6d}/{args.decoder_steps}  L1 {np.mean(losses):.4f}  "
-                  f"{rate:.2f} it/s", flush=True)
-            clock, losses = time.time(), []
-        if (step + 1) % args.save_every == 0 or step + 1 == args.decoder_steps:
+        if checkpoint_due(step, args.decoder_steps, args.save_every):
             vae.eval()
-            state["vae_error"] = reconstruction_error(vae, args)
+            state["vae_error"] = reconstruction_error(vae, world_, args)
             print(f"dec  reconstruction L1 {state['vae_error']:.4f}", flush=True)
-            state["decoder_optimizer"] = optimizer.state_dict()
+            remember(state, "decoder", optimizer, schedule)
             save()
             vae.decoder.train()
     vae.eval()
     vae.requires_grad_(False)
 
 
-def evaluate(models: dict, tokenizer, args: argparse.Namespace) -> dict:
-    """A quick look at the EMA model: L1 to the truth per edit kind on 40 held-out edits."""
-    kinds = sorted(set(TRAINING_KINDS))
-    edits = world.held_out_edits(8 * len(kinds), kinds)
+def evaluate(models: dict, tokenizer, world_: ShapesWorld | PhotoWorld,
+             args: argparse.Namespace) -> dict:
+    """A quick look at the EMA model: L1 to the truth per edit kind on held-out edits."""
+    held_out = world_.held_out()
     with ema_weights(models):
         outputs = make_pipeline(models, tokenizer)(
-            prompt=[e.instruction for e in edits],
-            image=[world.render_image(e.before) for e in edits],
+            prompt=[item.instruction for item in held_out],
+            image=[world_.before_image(item) for item in held_out],
             num_inference_steps=20,
             guidance_scale=args.text_scale,
             image_guidance_scale=args.image_scale,
             generator=torch.Generator().manual_seed(args.seed),
         ).images
-    scores = [quality.score(e, np.asarray(out)) for e, out in zip(edits, outputs, strict=True)]
-    metrics = {
-        "to_truth": quality.mean_by_kind(scores, "to_truth"),
-        "nothing_to_truth": quality.mean_by_kind(scores, "nothing_to_truth"),
-        "landed": quality.mean_by_kind(scores, "landed"),
-    }
+    scores = [world_.score(item, np.asarray(output))
+              for item, output in zip(held_out, outputs, strict=True)]
+    metrics = {field: quality.mean_by_kind(scores, field)
+               for field in ("to_truth", "nothing_to_truth", "landed")}
     truth, nothing = metrics["to_truth"], metrics["nothing_to_truth"]
-    line = "  ".join(f"{kind} {truth[kind]:.3f}/{nothing[kind]:.3f}" for kind in kinds)
-    print(f"eval L1 to truth (model/doing nothing): {line}  landed {metrics['landed']}", flush=True)
+    line = "  ".join(f"{kind} {truth[kind]:.3f}/{nothing[kind]:.3f}" for kind in sorted(truth))
+    ratio = np.mean([truth[kind] / nothing[kind] for kind in truth])
+    print(f"eval L1 to truth (model/doing nothing): {line}  mean ratio {ratio:.2f}"
+          + (f"  landed {metrics['landed']}" if metrics["landed"] else ""), flush=True)
     return metrics
 
 
@@ -406,63 +518,44 @@ def make_pipeline(models: dict, tokenizer) -> StableDiffusionInstructPix2PixPipe
     return pipeline
 
 
-def save_model(folder: Path, models: dict, tokenizer, state: dict, args) -> None:
+def save_model(folder: Path, models: dict, tokenizer, world_: ShapesWorld | PhotoWorld,
+               state: dict, args) -> None:
     """Write the model folder (EMA weights) with pixchat.json, training.json and a model card."""
     staging = folder.with_name(folder.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     with ema_weights(models):
         make_pipeline(models, tokenizer).save_pretrained(staging)
     settings = {"text_scale": args.text_scale, "image_scale": args.image_scale, "steps": 20,
-                "size": world.SIZE, "scheduler": args.scheduler}
+                "size": world_.size, "scheduler": args.scheduler,
+                "repertoire": world_.repertoire()}
     (staging / "pixchat.json").write_text(json.dumps(settings, indent=2) + "\n")
-    keys = ("vae_step", "decoder_step", "unet_step", "vae_error", "metrics", "wall_seconds",
-            "commands")
+    keys = ("world", "vae_step", "decoder_step", "unet_step", "vae_error", "metrics",
+            "wall_seconds", "commands")
     training = {key: state[key] for key in keys if key in state}
     (staging / "training.json").write_text(json.dumps(training, indent=2) + "\n")
-    (staging / "README.md").write_text(model_card(training, settings))
+    (staging / "README.md").write_text(model_card(world_, training, settings))
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)
 
 
-def model_card(training: dict, settings: dict) -> str:
-    """The model folder's README: what it is, how it was made, how well it edits."""
+def model_card(world_: ShapesWorld | PhotoWorld, training: dict, settings: dict) -> str:
+    """The model folder's README, from the world's template in `cards/`."""
     metrics = training.get("metrics", {})
     rows = [f"| {kind} | {metrics['to_truth'][kind]:.3f} | {value:.3f} |"
             for kind, value in sorted(metrics.get("nothing_to_truth", {}).items())]
-    commands = "\n".join(f"    {command}" for command in training.get("commands", []))
-    return f"""# pixchat demo model
-
-A miniature InstructPix2Pix (diffusers format) trained from scratch by
-`editor/demo/train.py` on the procedural world of `editor/demo/world.py`: 32x32 scenes of
-1-3 flat shapes (circle, square, triangle) on a plain background, and edits with exact
-ground truth: recolour a shape, remove a shape, change the background, darken, brighten.
-
-- VAE: AutoencoderKL {VAE_CONFIG['block_out_channels']}, latents 4x16x16,
-  {training.get('vae_step', 0)} steps, then {training.get('decoder_step', 0)} steps of the decoder
-  alone; reconstruction L1 {training.get('vae_error', 0):.4f}
-- UNet: {UNET_CONFIG['block_out_channels']}, 8 input channels, cross-attention at 16x16 and
-  8x8, v-prediction, zero-terminal-SNR schedule, {training.get('unet_step', 0)} steps,
-  conditioning dropout 5 % text (target: the input) / 5 % image / 5 % both, EMA weights;
-  the loss counts shape pixels `--shape-weight` times as much as background (see the
-  commands below)
-- text encoder: CLIPTextModel (2 layers, width 64) with a whole-word tokenizer
-- sampler: {settings['scheduler']}, trailing timesteps
-- recommended: s_T = {settings['text_scale']}, s_I = {settings['image_scale']},
-  {settings['steps']} steps, {settings['size']}x{settings['size']}
-- wall time: {training.get('wall_seconds', 0) / 60:.0f} minutes
-
-Made by (in order):
-
-{commands}
-
-Quick check on 8 held-out edits per kind (mean L1 to the exact result, 0..1 scale):
-
-| edit | model | doing nothing |
-| --- | --- | --- |
-{chr(10).join(rows)}
-
-`python benchmarks/demo_quality.py` prints the full quality table.
-"""
+    template = (Path(__file__).parent / "cards" / f"{world_.name}.md").read_text()
+    return template.format(
+        vae_channels=world_.vae_config["block_out_channels"],
+        unet_channels=UNET_CONFIG["block_out_channels"],
+        vae_step=training.get("vae_step", 0),
+        decoder_step=training.get("decoder_step", 0),
+        vae_error=training.get("vae_error", 0),
+        unet_step=training.get("unet_step", 0),
+        wall_minutes=training.get("wall_seconds", 0) / 60,
+        commands="\n".join(f"    {command}" for command in training.get("commands", [])),
+        rows="\n".join(rows),
+        **settings,
+    )
 
 
 def git_commit() -> str:
@@ -478,14 +571,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
-    tokenizer = build_word_tokenizer(world.vocabulary(), args.out / "tokenizer")
+    world_ = WORLDS[args.world]
+    tokenizer = build_word_tokenizer(world_.vocabulary(), args.out / "tokenizer")
     models = {
-        "vae": AutoencoderKL(**VAE_CONFIG),
+        "vae": AutoencoderKL(**world_.vae_config),
         "unet": UNet2DConditionModel(**UNET_CONFIG),
         "text_encoder": CLIPTextModel(CLIPTextConfig(vocab_size=len(tokenizer), **TEXT_CONFIG)),
     }
-    state = {"vae_step": 0, "unet_step": 0, "fresh_optimizer_at": 0, "wall_seconds": 0.0,
-             "commands": []}
+    state = {"world": args.world, "vae_step": 0, "unet_step": 0, "fresh_optimizer_at": 0,
+             "wall_seconds": 0.0, "commands": []}
     if args.resume and (args.resume / "state.pt").exists():
         state = torch.load(args.resume / "state.pt", map_location="cpu", weights_only=False)
         for name, model in models.items():
@@ -499,6 +593,9 @@ def main(argv: list[str] | None = None) -> None:
         state.update(json.loads((args.resume / "training.json").read_text()))
         state["fresh_optimizer_at"] = state["unet_step"]
         args.steps += state["unet_step"]
+    if state.get("world", "shapes") != args.world:
+        sys.exit(f"{args.resume} was trained on the {state.get('world', 'shapes')} world; "
+                 f"pass --world {state.get('world', 'shapes')}.")
     for model in models.values():
         model.to(args.device)
     state["commands"].append(f"python -m editor.demo.train {' '.join(sys.argv[1:])}"
@@ -512,17 +609,17 @@ def main(argv: list[str] | None = None) -> None:
         checkpoint["vae_config"] = {"scaling_factor": models["vae"].config.scaling_factor}
         if "ema" in models:
             checkpoint["ema"] = models["ema"].state_dict()
-            save_model(args.out / "model", models, tokenizer, state, args)
+            save_model(args.out / "model", models, tokenizer, world_, state, args)
         torch.save({**state, **checkpoint}, args.out / "state.pt.partial")
         os.replace(args.out / "state.pt.partial", args.out / "state.pt")
         print(f"saved step vae {state['vae_step']} unet {state['unet_step']} to {args.out}",
               flush=True)
 
     if "vae_error" not in state:
-        train_vae(models["vae"], state, args, save)
-    train_unet(models, tokenizer, state, args, save)
+        train_vae(models["vae"], world_, state, args, save)
+    train_unet(models, tokenizer, world_, state, args, save)
     if state.get("decoder_step", 0) < args.decoder_steps:
-        train_decoder(models["vae"], state, args, save)
+        train_decoder(models["vae"], world_, state, args, save)
     print(f"done after {(time.time() - started) / 60:.0f} minutes of training in all: "
           f"{args.out / 'model'}", flush=True)
 

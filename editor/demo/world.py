@@ -316,12 +316,12 @@ def episode(seed: int, kinds: Sequence[str] = EDIT_KINDS) -> list[Edit]:
     return edits
 
 
-def vocabulary() -> set[str]:
-    """Every word an instruction of this world can contain."""
+def vocabulary(kinds: Sequence[str] = EDIT_KINDS) -> set[str]:
+    """Every word an instruction of these edit kinds can contain."""
     fillers = {"shape": " ".join(SHAPE_KINDS), "colour": " ".join(PALETTE)}
     fillers["direction"] = " ".join(DIRECTIONS)
     words = set()
-    for phrasings in PHRASINGS.values():
-        for phrasing in phrasings:
+    for kind in kinds:
+        for phrasing in PHRASINGS[kind]:
             words.update(phrasing.format(**fillers).split())
     return words

@@ -1,0 +1,90 @@
+"""Reproduce a shipped embedded model from scratch with `editor.demo.train`, stage by stage.
+
+    python -m editor.demo.reproduce photos              # demo-photo: runs/reproduce-photos/...
+    python -m editor.demo.reproduce shapes --dry-run    # print the commands only
+    python -m editor.demo.reproduce shapes --install    # then copy the result into the package
+
+Each recipe is the list of `train` commands, in order; a stage that starts from the one
+before passes `--resume` with that stage's model folder (its weights, a fresh optimizer, and
+`--steps` more UNet steps). Running a recipe again skips the stages that finished; a stage
+that was stopped starts over (or continue it by hand: `--resume` its own run folder, with
+`--steps` as the UNet step it should end at).
+
+The photo recipe is exactly how `demo-photo` was made. The shapes model was made over
+several sessions at earlier commits (its model card lists every command); its recipe is the
+same stages with the same settings and step counts in one go, so expect its quality table
+within noise of the card's, not the same weights.
+"""
+
+import argparse
+import json
+import shlex
+import shutil
+from pathlib import Path
+
+from editor.demo import train
+from editor.models import DEMO_MODEL_DIR, DEMO_PHOTO_MODEL_DIR
+
+RUNS = Path("runs")
+# name: (installed folder, [(run folder, train options, the stage it starts from,
+#                             the UNet step it ends at)])
+RECIPES = {
+    "photos": (DEMO_PHOTO_MODEL_DIR, [
+        ("photo", "--world photos --vae-steps 1200 --steps 10000 --batch-size 16 --lr 1e-3 "
+                  "--warmup 200 --save-every 250 --eval-every 1000 --text-scale 1.5 "
+                  "--image-scale 1.5 --threads 1", None, 10000),
+    ]),
+    "shapes": (DEMO_MODEL_DIR, [
+        ("base", "--vae-steps 1500 --steps 6000 --save-every 250 --eval-every 1000", None,
+         6000),
+        ("shape-weight", "--steps 28000 --lr 3e-4 --shape-weight 4 --text-scale 1.5 "
+                         "--save-every 250 --eval-every 2000", "base", 34000),
+        ("decoder", "--steps 0 --decoder-steps 7500 --save-every 250", "shape-weight", 34000),
+        ("final", "--steps 6000 --lr 3e-4 --shape-weight 4 --text-scale 1.5 --save-every 250 "
+                  "--eval-every 3000", "decoder", 40000),
+    ]),
+}
+
+
+def stages(name: str) -> list[tuple[list[str], int]]:
+    """The `train` arguments of every stage of a recipe, in order, with the UNet step each
+    ends at."""
+    folder = RUNS / f"reproduce-{name}"
+    return [(["--out", str(folder / run),
+              *(["--resume", str(folder / start / "model")] if start else []),
+              *shlex.split(options)], ends_at)
+            for run, options, start, ends_at in RECIPES[name][1]]
+
+
+def finished(arguments: list[str], ends_at: int) -> bool:
+    """Whether a stage's run folder holds its final model."""
+    options = train.parse_args(arguments)
+    training = options.out / "model" / "training.json"
+    if not training.exists():
+        return False
+    done = json.loads(training.read_text())
+    return (done.get("unet_step", 0) >= ends_at
+            and done.get("decoder_step", 0) >= options.decoder_steps)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Reproduce a shipped embedded model.")
+    parser.add_argument("model", choices=RECIPES)
+    parser.add_argument("--dry-run", action="store_true", help="print the commands only")
+    parser.add_argument("--install", action="store_true",
+                        help="copy the final model into the package when done")
+    args = parser.parse_args()
+    for arguments, ends_at in stages(args.model):
+        print("python -m editor.demo.train " + shlex.join(arguments), flush=True)
+        if not args.dry_run and not finished(arguments, ends_at):
+            train.main(arguments)
+    final = Path(stages(args.model)[-1][0][1]) / "model"
+    if args.install and not args.dry_run:
+        installed = RECIPES[args.model][0]
+        shutil.rmtree(installed, ignore_errors=True)
+        shutil.copytree(final, installed)
+        print(f"installed {final} as {installed}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""The training script's parts that a long run depends on: repeatable batches from both
+worlds, a schedule that resumes where it stopped, and model cards from their templates."""
+
+import argparse
+
+import torch
+
+from editor.demo import train
+from editor.demo.reproduce import stages
+
+
+def options(**overrides) -> argparse.Namespace:
+    return argparse.Namespace(**{"device": "cpu", "shape_weight": 4.0, **overrides})
+
+
+def test_both_worlds_give_repeatable_batches_of_pipeline_images():
+    for world in train.WORLDS.values():
+        batch = world.batch(0, 2, 17, 4, options())
+        again = world.batch(0, 2, 17, 4, options())
+        assert batch.before.shape == batch.after.shape == (4, 3, world.size, world.size)
+        assert -1 <= batch.before.min() and batch.after.max() <= 1
+        assert batch.instructions == again.instructions
+        assert torch.equal(batch.after, again.after)
+        assert not torch.equal(batch.after, world.batch(0, 2, 18, 4, options()).after)
+    assert train.WORLDS["photos"].batch(0, 2, 0, 4, options()).weights is None
+
+
+def test_a_resumed_schedule_continues_at_the_same_learning_rate():
+    parameter = torch.nn.Parameter(torch.zeros(3))
+    optimizer, schedule = train.optimizer_and_schedule([parameter], 1e-3, 10, 100, {}, "unet")
+    for _ in range(30):
+        optimizer.step()
+        schedule.step()
+    state: dict = {}
+    train.remember(state, "unet", optimizer, schedule)
+    expected = schedule.get_last_lr()[0]
+
+    again = torch.nn.Parameter(torch.zeros(3))
+    optimizer, schedule = train.optimizer_and_schedule([again], 1e-3, 10, 100, state, "unet")
+    assert optimizer.param_groups[0]["lr"] == expected
+    assert 0 < expected < 1e-3  # past the warm-up, on its way down
+
+
+def test_model_cards_come_from_each_world_s_template():
+    training = {"vae_step": 1200, "unet_step": 5000, "vae_error": 0.04, "wall_seconds": 600,
+                "commands": ["python -m editor.demo.train --world photos --out runs/photo"],
+                "metrics": {"to_truth": {"sepia": 0.02}, "nothing_to_truth": {"sepia": 0.11}}}
+    settings = {"text_scale": 1.5, "image_scale": 1.5, "steps": 20, "size": 32,
+                "scheduler": "euler_ancestral"}
+    card = train.model_card(train.WORLDS["photos"], training, settings)
+    assert card.startswith("# pixchat demo-photo model")
+    assert "    python -m editor.demo.train --world photos" in card
+    assert "| sepia | 0.020 | 0.110 |" in card and "5000 steps" in card
+    assert train.model_card(train.WORLDS["shapes"], training, settings).startswith(
+        "# pixchat demo model")
+
+
+def test_each_reproduction_stage_starts_from_the_one_before():
+    shapes = stages("shapes")
+    for (previous, _), (arguments, _) in zip(shapes, shapes[1:], strict=False):
+        resume = arguments[arguments.index("--resume") + 1]
+        assert resume == previous[previous.index("--out") + 1] + "/model"
+    [(photo, ends_at)] = stages("photos")
+    assert "--world" in photo and ends_at == 10000
