@@ -21,7 +21,7 @@ from editor.images import load_image
 
 from .cli_edit import save, warn
 from .cli_sessions import open_store
-from .command import scale_text
+from .numbers import scale_text
 from .setup import open_agent, open_interpreter, read_region
 
 if TYPE_CHECKING:

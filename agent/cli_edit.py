@@ -21,7 +21,7 @@ from editor import SCHEDULERS, EditorError, EditRequest
 from editor.base import StepCallback
 from editor.images import load_image
 
-from .command import scale_text
+from .numbers import scale_text
 from .setup import open_editor, read_region
 
 

@@ -24,8 +24,8 @@ from pathlib import Path
 from editor.images import load_image
 from memory import History, NavigationResult, NodeInfo, SessionStore, StoreError, to_json
 
-from .command import scale_text
 from .history_tree import tree_rows
+from .numbers import scale_text
 from .setup import read_upload
 
 

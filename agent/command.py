@@ -99,11 +99,6 @@ class Command(BaseModel):
         return cls.model_validate(data, context={"limits": limits, "reject_out_of_range": True})
 
 
-def scale_text(value: float) -> str:
-    """A scale as people write it, with at most two decimals: 7.5, 1.28, 2."""
-    return f"{value:.2f}".rstrip("0").rstrip(".")
-
-
 def navigation(action: Action, step: int | None = None) -> Command:
     """The command for undo, redo, reset, or revert to `step`, with its one-line rationale;
     chat phrases and the app's buttons both make theirs here."""

@@ -18,12 +18,11 @@ from editor import ModelDefaults, ModelNotFound, load_editor
 from editor.images import load_image, to_png_bytes
 from memory import SessionStore
 
-from .interpret import Interpreter, load_interpreter
-
 if TYPE_CHECKING:
     from editor import Pix2PixEditor
     from editor.embedded import EmbeddedEditor
 
+    from .interpret import Interpreter
     from .turn import Agent
 
 Warn = Callable[[str], None]
@@ -50,6 +49,8 @@ def open_interpreter(spec: str, model: str, warn: Warn) -> Interpreter:
     Only the model's settings are read, not its weights.
     """
     from editor.models import model_defaults  # huggingface_hub loads only here
+
+    from .interpret import load_interpreter  # pydantic too
 
     defaults: ModelDefaults = _or_demo(model_defaults, model, warn)
     return load_interpreter(spec, defaults)
@@ -95,7 +96,8 @@ def open_agent(
     seed: int | None = None,
 ) -> Agent:
     """An `Agent` over `store`, editing with `model`, interpreting with `interpreter`."""
-    from .turn import Agent  # LangGraph loads only when a turn is about to run
+    from .interpret import load_interpreter
+    from .turn import Agent  # LangGraph and pydantic load only when a turn is about to run
 
     editor = open_editor(model, warn)
     return Agent(

@@ -37,9 +37,10 @@ from editor.images import load_image, to_png_bytes
 from memory import History, NodeInfo, NotFound, SessionStore
 
 from .checks import Drift, has_acted, has_drifted, is_better, measure_drift, retry_image_scale
-from .command import DEFAULT_LIMITS, Command, ScaleLimits, Turn, scale_text
+from .command import DEFAULT_LIMITS, Command, ScaleLimits, Turn
 from .errors import AgentError
 from .interpret import Interpreter
+from .numbers import scale_text
 from .repertoire import repertoire_of, within_repertoire
 
 EventHandler = Callable[[dict[str, Any]], None]

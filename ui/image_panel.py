@@ -9,7 +9,8 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from agent.command import Command, navigation, scale_text
+from agent.command import Command, navigation
+from agent.numbers import scale_text
 from agent.turn import Agent
 from memory import History, NodeInfo
 
