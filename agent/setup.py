@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, TypeVar
 from PIL import Image
 
 from editor import ModelDefaults, ModelNotFound, load_editor
-from editor.embedded import EmbeddedEditor
 from editor.images import load_image, to_png_bytes
 from memory import SessionStore
 
@@ -23,6 +22,7 @@ from .interpret import Interpreter, load_interpreter
 
 if TYPE_CHECKING:
     from editor import Pix2PixEditor
+    from editor.embedded import EmbeddedEditor
 
     from .turn import Agent
 
@@ -34,6 +34,7 @@ def open_editor(model: str, warn: Warn, device: str | None = None
                 ) -> Pix2PixEditor | EmbeddedEditor:
     """The named editor model, or the embedded demo models (after telling `warn`) if it is
     missing; `demo` itself picks the shapes or the photo model for each image."""
+    from editor.embedded import EmbeddedEditor  # numpy: not for the commands without a model
 
     def load(name: str) -> Pix2PixEditor:
         return load_editor(name, device=device)

@@ -204,7 +204,7 @@ def test_a_drawn_region_confines_the_edit(agent):
 
 
 @pytest.mark.parametrize("mask, text, error", [
-    (region(), "make it a snowy winter scene", AgentError),  # a restyle cannot be masked
+    (region(), "make it darker", AgentError),  # a global edit cannot be masked
     (region((64, 32)), "make the circle blue", EditorError),
     (Image.new("L", (32, 32), 0), "make the circle blue", EditorError),
 ])
