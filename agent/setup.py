@@ -34,7 +34,8 @@ def open_editor(model: str, warn: Warn, device: str | None = None
                 ) -> Pix2PixEditor | EmbeddedEditor:
     """The named editor model, or the embedded demo models (after telling `warn`) if it is
     missing; `demo` itself picks the shapes or the photo model for each image."""
-    from editor.embedded import EmbeddedEditor  # numpy: not for the commands without a model
+
+    from editor.embedded import EmbeddedEditor  # numpy loads only where an edit is coming
 
     def load(name: str) -> Pix2PixEditor:
         return load_editor(name, device=device)

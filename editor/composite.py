@@ -58,14 +58,20 @@ def compose(
     # Everything that is enlarged, as channels of one small image: 9 + 3 model coefficients,
     # the result, how well the models explain it, and the mask.
     small = torch.cat([coefficients, edited, explained, weight], dim=-1).permute(2, 0, 1)
+    # Only full-size pixels whose working-size pixel the mask touches may change: a bilinear
+    # enlargement alone would spread the mask half a working pixel into untouched parts.
+    covered = (weight > 0).float().permute(2, 0, 1)
     full = np.array(parent)  # a writable copy: torch reads bands of it
     allowed = None if region is None else np.asarray(fit_region(region, parent.size)) > 0
     image, mask = np.empty_like(full), np.empty(full.shape[:2], np.uint8)
     rows = max(1, BAND_PIXELS // parent.width)
     for top in range(0, parent.height, rows):
         band = slice(top, min(top + rows, parent.height))
-        image[band], mask[band] = _compose_band(full[band], _enlarge(small, band, parent.size),
-                                                None if allowed is None else allowed[band])
+        limit = _enlarge(covered, band, parent.size, "nearest")[0]
+        if allowed is not None:
+            limit = limit * torch.from_numpy(allowed[band])
+        image[band], mask[band] = _compose_band(
+            full[band], _enlarge(small, band, parent.size, "bilinear"), limit)
     return Composite(Image.fromarray(image), Image.fromarray(mask, mode="L"))
 
 
@@ -118,23 +124,22 @@ def _global_colour_model(guide, target, weight) -> torch.Tensor:
     return torch.linalg.solve(normal, rhs)[:3]
 
 
-def _enlarge(small: torch.Tensor, band: slice, size: tuple[int, int]) -> torch.Tensor:
-    """Rows `band` of `small` (channels, h, w) enlarged to `size` (width, height), bilinear
-    as `F.interpolate(align_corners=False)` would enlarge the whole."""
+def _enlarge(small: torch.Tensor, band: slice, size: tuple[int, int], mode: str) -> torch.Tensor:
+    """Rows `band` of `small` (channels, h, w) enlarged to `size` (width, height), as
+    `F.interpolate(mode=mode, align_corners=False)` would enlarge the whole."""
     width, height = size
     ys = (torch.arange(band.start, band.stop, dtype=torch.float32) + 0.5) / height * 2 - 1
     xs = (torch.arange(width, dtype=torch.float32) + 0.5) / width * 2 - 1
     grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)[None]
-    return F.grid_sample(small[None], grid, mode="bilinear", padding_mode="border",
+    return F.grid_sample(small[None], grid, mode=mode, padding_mode="border",
                          align_corners=False)[0]
 
 
-def _compose_band(full: np.ndarray, enlarged: torch.Tensor, allowed: np.ndarray | None):
-    """One band of the composite from its rows of the enlarged channels (17, rows, width)."""
+def _compose_band(full: np.ndarray, enlarged: torch.Tensor, limit: torch.Tensor):
+    """One band of the composite from its rows of the enlarged channels (17, rows, width),
+    changing no pixel where `limit` is 0."""
     matrix, offset, result = enlarged[:9].unflatten(0, (3, 3)), enlarged[9:12], enlarged[12:15]
-    explained, weight = enlarged[15], enlarged[16]
-    if allowed is not None:
-        weight = weight * torch.from_numpy(allowed)
+    explained, weight = enlarged[15], enlarged[16] * limit
     parent = torch.from_numpy(full).permute(2, 0, 1).float() / 255  # channel planes
     guided = offset + matrix[0] * parent[0] + matrix[1] * parent[1] + matrix[2] * parent[2]
     inside = result + explained * (guided - result)

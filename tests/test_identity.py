@@ -65,6 +65,18 @@ def test_outside_the_mask_the_parent_is_kept_bit_for_bit():
     assert np.abs(pixels(composite.image) - negative)[inside].mean() < 0.02
 
 
+def test_an_enlarged_mask_does_not_spill_past_the_working_pixels_it_covers():
+    parent = photo(320, 320)
+    seen = working_copy(parent, (32, 32))
+    mask = Image.new("L", seen.size, 0)
+    mask.paste(255, (8, 8, 16, 16))  # working pixels 8..15: full-size pixels 80..159
+    composite = compose(parent, result_of(seen, Image.fromarray(255 - np.asarray(seen)), mask))
+    outside = np.ones((320, 320), bool)
+    outside[80:160, 80:160] = False
+    assert np.array_equal(np.asarray(composite.image)[outside], np.asarray(parent)[outside])
+    assert (np.asarray(composite.mask)[80:160, 80:160] > 0).all()
+
+
 def test_a_tonal_edit_keeps_the_detail_of_the_full_size_picture():
     parent = photo()
     seen = working_copy(parent)
@@ -204,7 +216,7 @@ def test_a_drawn_region_confines_the_edit(agent):
 
 
 @pytest.mark.parametrize("mask, text, error", [
-    (region(), "make it darker", AgentError),  # a global edit cannot be masked
+    (region(), "darken the image", AgentError),  # a restyle cannot be masked
     (region((64, 32)), "make the circle blue", EditorError),
     (Image.new("L", (32, 32), 0), "make the circle blue", EditorError),
 ])

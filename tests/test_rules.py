@@ -14,6 +14,7 @@ from agent.rules import (
     RuleInterpreter,
     clean_politeness,
 )
+from editor.demo import world
 
 
 @dataclass(frozen=True)
@@ -474,8 +475,6 @@ WORLD_SCOPES = {"recolour": "local", "remove": "local", "move": "local",
 @pytest.mark.parametrize("kind", sorted(WORLD_SCOPES))
 def test_every_phrasing_of_the_demo_world_gets_the_scope_its_edit_needs(kind):
     # A local or background edit read as a restyle would repaint what it should keep.
-    from editor.demo import world
-
     for phrasing in world.PHRASINGS[kind]:
         text = phrasing.format(shape="circle", colour="blue", direction="left")
         command = RULES.interpret(text)
