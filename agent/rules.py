@@ -36,8 +36,8 @@ from .command import (
     Scope,
     Turn,
     navigation,
-    scale_text,
 )
+from .numbers import scale_text
 
 MAX_MESSAGE_CHARS = 2_000
 
