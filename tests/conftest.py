@@ -16,10 +16,11 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="session", autouse=True)
 def no_pixchat_settings_from_outside():
-    """Clear every PIXCHAT_* setting (the database, data folder, owner, model...) for the whole
-    run, so that no test reads or writes the developer's own store; PIXCHAT_TEST_* settings
-    (the test PostgreSQL server) are the suite's own and stay. Editors loaded by the tests,
-    also in the processes they start, use one thread, like the line above."""
+    """Clear every PIXCHAT_* setting (PIXCHAT_DB, PIXCHAT_DATA, PIXCHAT_BLOBS, the owner, the
+    model...) for the whole run, so that no test reads or writes the developer's own store;
+    PIXCHAT_TEST_* settings (the test PostgreSQL server) are the suite's own and stay. Editors
+    loaded by the tests, also in the processes they start, use one thread, like the line
+    above."""
     with pytest.MonkeyPatch.context() as monkeypatch:
         for name in list(os.environ):
             if name.startswith("PIXCHAT_") and not name.startswith("PIXCHAT_TEST_"):
