@@ -141,7 +141,7 @@ def build_graph(agent: Agent):
             history = agent.store.history(agent.owner, state["session_id"])
         parent_id, seed = _starting_point(history, command, agent.seed)
         if command.action in ("edit", "options", "help"):  # before any edit is spent
-            parent = _image(agent, state["session_id"], parent_id)
+            parent = _parent_image(agent, state, parent_id)
             command = within_repertoire(command, repertoire_of(agent.editor, parent))
         return {"command": command.model_dump(), "node_id": head.id, "changed": False,
                 "root_id": history.session.root_id, "parent_id": parent_id, "seed": seed}
@@ -170,7 +170,7 @@ def build_graph(agent: Agent):
     def edit(state: TurnState) -> TurnState:
         command = Command.model_validate(state["command"])
         scratch = agent.scratch.setdefault(_thread(state), {})
-        parent = _image(agent, state["session_id"], state["parent_id"])
+        parent = _parent_image(agent, state, state["parent_id"])
         scales = (_text_scale(agent, command), _image_scale(agent, command))
         edited = _run_editor(agent, parent, command, scales, state["seed"], scratch, emit)
         scratch.update(parent=parent, results=[edited])
@@ -216,7 +216,7 @@ def build_graph(agent: Agent):
         command = Command.model_validate(state["command"])
         text_scales, image_scales = _grid_scales(agent, command)
         scratch = agent.scratch.setdefault(_thread(state), {})
-        parent = _image(agent, state["session_id"], state["parent_id"])
+        parent = _parent_image(agent, state, state["parent_id"])
         request = _request(agent, parent, command, None, state["seed"], scratch, emit)
         grid = agent.editor.grid(request, text_scales, image_scales)
         results = [cell for row in grid.results for cell in row]
@@ -341,6 +341,14 @@ def _node(history: History, node_id: int) -> NodeInfo:
 
 def _image(agent: Agent, session_id: str, node_id: int) -> Image.Image:
     return load_image(agent.store.node_image(agent.owner, session_id, node_id))
+
+
+def _parent_image(agent: Agent, state: TurnState, parent_id: int) -> Image.Image:
+    """The image the turn edits, decoded once per turn and kept in its scratch."""
+    scratch = agent.scratch.setdefault(_thread(state), {})
+    if "parent" not in scratch:
+        scratch["parent"] = _image(agent, state["session_id"], parent_id)
+    return scratch["parent"]
 
 
 def _turns(history: History) -> list[Turn]:
