@@ -28,6 +28,8 @@ from .base import EditResult
 from .masks import fit_region
 
 RIDGE = 1e-3  # how strongly a window with little colour variation leans on the global model
+CLIPPED = 0.5 / 255  # a target channel this close to 0 or 1 was clipped by the edit
+CLIPPED_TRUST = 1e-3  # how much a clipped pixel counts in the colour models' fits
 UNEXPLAINED = 0.06  # a residual (0..1) from which the enlarged result replaces the model
 BAND_PIXELS = 4_000_000  # full-size pixels handled at once, to bound memory on huge photos
 
@@ -52,7 +54,7 @@ def compose(
     seen, edited = _pixels(result.seen), _pixels(result.image)
     weight = _pixels(result.mask)[..., :1]
     coefficients = local_colour_models(seen, edited, weight)
-    fitted = apply_colour_models(coefficients, seen)
+    fitted = apply_colour_models(coefficients, seen).clamp(0, 1)  # clipped as at full size
     residual = (fitted - edited).abs().mean(dim=-1, keepdim=True)
     explained = (1 - residual / UNEXPLAINED).clamp(0, 1)
     # Everything that is enlarged, as channels of one small image: 9 + 3 model coefficients,
@@ -83,22 +85,33 @@ def local_colour_models(
     Each window fits target ≈ A·guide + b by least squares; windows where the guide hardly
     varies lean on one global model fitted over the weighted region instead of on zero, so a
     flat-looking patch at working size keeps its full-size texture.
+
+    Target pixels clipped at black or white say only that the edit went past them, so the
+    fits hardly count them: the models keep the edit's true slope, and the clamp at full size
+    clips exactly the pixels the edit would (a windowful of clipped pixels is fitted as is).
     """
     height, width, _ = guide.shape
     radius = max(1, round(max(height, width) / 16))
-    global_matrix = _global_colour_model(guide, target, weight)
+    inside_range = ((target > CLIPPED) & (target < 1 - CLIPPED)).all(dim=-1, keepdim=True)
+    trust = inside_range.float() * (1 - CLIPPED_TRUST) + CLIPPED_TRUST
+    global_matrix = _global_colour_model(guide, target, weight * trust)
 
     def mean(x: torch.Tensor) -> torch.Tensor:  # box filter over each window
         x = x.permute(2, 0, 1)[None]
         x = F.avg_pool2d(x, 2 * radius + 1, stride=1, padding=radius, count_include_pad=False)
         return x[0].permute(1, 2, 0)
 
-    mean_guide, mean_target = mean(guide), mean(target)
+    total_trust = mean(trust)
+
+    def trusted_mean(x: torch.Tensor) -> torch.Tensor:  # the window's mean, weighed by trust
+        return mean(trust * x) / total_trust
+
+    mean_guide, mean_target = trusted_mean(guide), trusted_mean(target)
     products = (guide[..., :, None] * guide[..., None, :]).reshape(height, width, 9)
     cross = (guide[..., :, None] * target[..., None, :]).reshape(height, width, 9)
-    covariance = mean(products).view(height, width, 3, 3) - \
+    covariance = trusted_mean(products).view(height, width, 3, 3) - \
         mean_guide[..., :, None] * mean_guide[..., None, :]
-    cross_covariance = mean(cross).view(height, width, 3, 3) - \
+    cross_covariance = trusted_mean(cross).view(height, width, 3, 3) - \
         mean_guide[..., :, None] * mean_target[..., None, :]
     identity = torch.eye(3)
     matrix = torch.linalg.solve(covariance + RIDGE * identity,

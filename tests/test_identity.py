@@ -89,6 +89,21 @@ def test_a_tonal_edit_keeps_the_detail_of_the_full_size_picture():
     assert composed_error < np.abs(enlarged - truth).mean() / 4  # what resizing back gives
 
 
+def test_an_edit_that_clips_to_black_and_white_clips_the_same_pixels_at_full_size():
+    ramp = np.linspace(0, 1, 300)[None, :, None]  # dark to light, left to right
+    parent = Image.fromarray((np.asarray(photo()) * 0.3 + ramp * 180).astype(np.uint8))
+    seen = working_copy(parent)
+
+    def strong_contrast(image: np.ndarray) -> np.ndarray:  # clips much of a photo
+        return np.clip((image.astype(float) - 128) * 2.5 + 128, 0, 255).round()
+
+    punchier = Image.fromarray(strong_contrast(np.asarray(seen)).astype(np.uint8))
+    composite = compose(parent, result_of(seen, punchier, Image.new("L", seen.size, 255)))
+    truth = strong_contrast(np.asarray(parent)) / 255
+    assert ((truth == 0) | (truth == 1)).mean() > 0.2  # the test photo really clips
+    assert np.abs(pixels(composite.image) - truth).mean() < 0.01  # 0.016 fitting clipped pixels
+
+
 def test_new_structure_that_no_colour_model_explains_is_taken_from_the_result():
     parent = photo()
     seen = working_copy(parent)
