@@ -58,7 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", default="demo",
-        help="editor model: ip2p, magicbrush, demo, a hub id or a folder (default: demo)",
+        help="editor model: ip2p, magicbrush, kontext, qwen-edit, demo, a hub id or a folder "
+        "(default: demo)",
     )
     parser.add_argument(
         "--interpreter", default="rules",

@@ -8,19 +8,19 @@ scene, photos for a photograph.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from PIL import Image
 
-from editor import ModelDefaults, ModelNotFound, load_editor
+from editor import Editor, ModelDefaults, ModelNotFound, load_editor
 from editor.images import load_image, to_png_bytes
 from memory import SessionStore
 
 if TYPE_CHECKING:
     from editor import Pix2PixEditor
-    from editor.embedded import EmbeddedEditor
 
     from .interpret import Interpreter
     from .turn import Agent
@@ -29,17 +29,22 @@ Warn = Callable[[str], None]
 Loaded = TypeVar("Loaded")
 
 
-def open_editor(model: str, warn: Warn, device: str | None = None
-                ) -> Pix2PixEditor | EmbeddedEditor:
+def open_editor(model: str, warn: Warn, device: str | None = None) -> Editor:
     """The named editor model, or the embedded demo models (after telling `warn`) if it is
-    missing; `demo` itself picks the shapes or the photo model for each image."""
+    missing; `demo` itself picks the shapes or the photo model for each image.
+
+    `PIXCHAT_OFFLOAD` ("model" or "sequential") keeps a large model's weights on the CPU
+    between uses (`editor.load_editor`)."""
 
     from editor.embedded import EmbeddedEditor  # numpy loads only where an edit is coming
 
-    def load(name: str) -> Pix2PixEditor:
-        return load_editor(name, device=device)
+    def load(name: str) -> Editor:
+        return load_editor(name, device=device, offload=os.environ.get("PIXCHAT_OFFLOAD"))
 
-    return _or_demo(lambda name: EmbeddedEditor(load) if name == "demo" else load(name),
+    def embedded(name: str) -> Pix2PixEditor:
+        return cast("Pix2PixEditor", load(name))  # the embedded models are InstructPix2Pix
+
+    return _or_demo(lambda name: EmbeddedEditor(embedded) if name == "demo" else load(name),
                     model, warn)
 
 

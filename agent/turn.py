@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypedDict, cast
 
 from langchain_core.runnables import RunnableConfig
@@ -105,7 +105,7 @@ class TurnState(TypedDict, total=False):
     root_id: int  # the session's original image
     changed: bool
     seed: int | None  # None until the editor draws one
-    scales: list[tuple[float, float]]  # (s_T, s_I) of each image in scratch, in order
+    scales: list[tuple[float, float | None]]  # (s_T, s_I) of each image in scratch, in order
     choice: int | None
     metrics: dict[str, Any]
     reply: str
@@ -183,7 +183,8 @@ def build_graph(agent: Agent):
         parent, kept = scratch["parent"], scratch["results"][0]
         drift = measure_drift(kept.composite.image, parent, kept.composite.mask)
         retried = ""
-        higher = retry_image_scale(kept.result.image_scale, agent.limits)
+        image_scale = kept.result.image_scale  # None: no s_I to raise, so no retry
+        higher = None if image_scale is None else retry_image_scale(image_scale, agent.limits)
         if has_drifted(drift, command.scope) and higher is not None:
             scales = (kept.result.text_scale, higher)
             retry = _run_editor(agent, parent, command, scales, state["seed"], scratch, emit)
@@ -207,8 +208,7 @@ def build_graph(agent: Agent):
         edited = scratch["results"][0]
         result = edited.result
         node = _commit(agent, state, command, edited, state["metrics"])
-        reply = (f"{command.rationale} Used s_T {scale_text(result.text_scale)} (how big a "
-                 f"change) and s_I {scale_text(result.image_scale)} (how close to the original)."
+        reply = (f"{command.rationale} {scales_used(result.text_scale, result.image_scale)}"
                  f"{state['reply']} {ADJUST_HINT}")
         return {"node_id": node.id, "changed": True, "reply": reply}
 
@@ -322,9 +322,21 @@ def _stream(agent: Agent, graph_input: Any, thread_id: str, on_event: EventHandl
                       state.get("metrics", {}), choices=command.choices)
 
 
-def option_label(text_scale: float, image_scale: float) -> str:
-    """How an option is named in replies and under its button: "s_T 5 · s_I 1.5"."""
+def option_label(text_scale: float, image_scale: float | None) -> str:
+    """How an option is named in replies and under its button: "s_T 5 · s_I 1.5" ("s_T 2.5"
+    for a model without image guidance)."""
+    if image_scale is None:
+        return f"s_T {scale_text(text_scale)}"
     return f"s_T {scale_text(text_scale)} · s_I {scale_text(image_scale)}"
+
+
+def scales_used(text_scale: float, image_scale: float | None) -> str:
+    """The sentence of a reply that says which scales an edit used."""
+    if image_scale is None:
+        return (f"Used s_T {scale_text(text_scale)} (how big a change; this model has no s_I, "
+                "so a local edit is kept to its mask instead).")
+    return (f"Used s_T {scale_text(text_scale)} (how big a change) and s_I "
+            f"{scale_text(image_scale)} (how close to the original).")
 
 
 # --- helpers --------------------------------------------------------------------------
@@ -395,7 +407,11 @@ def _text_scale(agent: Agent, command: Command) -> float:
         agent.editor.defaults.text_scale
 
 
-def _image_scale(agent: Agent, command: Command) -> float:
+def _image_scale(agent: Agent, command: Command) -> float | None:
+    """The command's s_I, the model's default when it has none, None when the model has no
+    image guidance."""
+    if not agent.editor.defaults.image_guidance:
+        return None
     return command.image_scale if command.image_scale is not None else \
         agent.editor.defaults.image_scale
 
@@ -403,9 +419,8 @@ def _image_scale(agent: Agent, command: Command) -> float:
 def _grid_scales(agent: Agent, command: Command) -> tuple[list[float], list[float]]:
     """A 3×3 spread around the command's scales (the model's defaults when it has none)."""
     defaults = agent.editor.defaults
-    centre = type(defaults)(text_scale=_text_scale(agent, command),
-                            image_scale=_image_scale(agent, command),
-                            steps=defaults.steps, size=defaults.size)
+    centre = replace(defaults, text_scale=_text_scale(agent, command),
+                     image_scale=_image_scale(agent, command) or 0.0)
     return default_grid_scales(centre)
 
 

@@ -495,3 +495,26 @@ def test_options_after_the_double_dash_override_the_environment(monkeypatch):
     assert (config.model, config.interpreter, config.owner) == ("magicbrush", "vlm:some/model",
                                                                  "ann")
     assert read_config([]).model == "ip2p"
+
+
+def test_a_model_without_image_guidance_has_no_s_i_slider_and_says_why(
+    store, tiny_kontext, monkeypatch
+):
+    monkeypatch.setenv("PIXCHAT_MODEL", str(tiny_kontext))
+    session = store.create_session(OWNER, scene_png(), "scene")
+    app = open_app()
+
+    app.chat_input(key="chat").set_value("make the circle blue").run()
+
+    edit = head(store, session.id)
+    assert (edit.params.text_scale, edit.params.image_scale) == (2.5, None)
+    assert shown(app)[1] == "Step 1: 'make the circle blue' s_T 2.5"
+    assert [slider.key for slider in app.slider] == [f"text_scale_{edit.id}"]
+    assert any("no \"how close to the original\" slider" in caption.value
+               for caption in app.caption)
+
+    app.slider(key=f"text_scale_{edit.id}").set_value(4.0)
+    app.button(key="apply").click().run()
+    applied = head(store, session.id)
+    assert (applied.params.text_scale, applied.params.image_scale) == (4.0, None)
+    assert not app.error and not app.exception

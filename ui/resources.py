@@ -12,15 +12,14 @@ import streamlit as st
 from agent.interpret import Interpreter, load_interpreter
 from agent.setup import open_editor
 from agent.turn import Agent
-from editor import Pix2PixEditor
-from editor.embedded import EmbeddedEditor
+from editor import Editor
 from memory import SessionStore
 
 from .config import AppConfig
 
 
 @st.cache_resource(show_spinner="Loading the editor model…")
-def shared_editor(model: str) -> tuple[Pix2PixEditor | EmbeddedEditor, tuple[str, ...]]:
+def shared_editor(model: str) -> tuple[Editor, tuple[str, ...]]:
     """The editor model (the demo model when `model` is missing) and the warnings on the way."""
     warnings: list[str] = []
     return open_editor(model, warnings.append), tuple(warnings)
