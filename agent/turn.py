@@ -20,7 +20,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, TypedDict, cast
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
@@ -41,7 +41,11 @@ from .command import DEFAULT_LIMITS, Command, ScaleLimits, Turn
 from .errors import AgentError
 from .interpret import Interpreter
 from .numbers import scale_text
+from .objects import route_object_edit
 from .repertoire import repertoire_of, within_repertoire
+
+if TYPE_CHECKING:
+    from editor.grounding import GroundedInpaintEditor
 
 EventHandler = Callable[[dict[str, Any]], None]
 ADJUST_HINT = "Say 'stronger' or 'subtler' to adjust, 'again' for another take, 'undo' to go back."
@@ -60,6 +64,9 @@ class Agent:
     seed: int | None = None  # a fixed seed for every edit; None: a fresh one each time
     limits: ScaleLimits = DEFAULT_LIMITS
     scratch: dict[str, dict[str, Any]] = field(default_factory=dict)  # images between nodes
+    # A grounded model (editor.grounding): edits that replace or remove a named object are
+    # repainted only inside the object's mask (agent/objects.py). None: the editor does all.
+    objects: GroundedInpaintEditor | None = None
 
     def __post_init__(self) -> None:
         self.graph = build_graph(self)
@@ -172,9 +179,17 @@ def build_graph(agent: Agent):
         scratch = agent.scratch.setdefault(_thread(state), {})
         parent = _parent_image(agent, state, state["parent_id"])
         scales = (_text_scale(agent, command), _image_scale(agent, command))
+        route = route_object_edit(agent.objects, parent, command, scratch.get("region"))
+        if route.editor is not None:  # the object's mask, repainted by the grounded model
+            scratch.update(editor=route.editor, region=route.region, rationale=route.note)
+            text_scale = command.text_scale if command.action == "refine" else None
+            scales = (text_scale or route.editor.defaults.text_scale, None)
+            command = command.model_copy(update={"scope": "local"})
+        elif route.note:
+            scratch["rationale"] = f"{command.rationale}{route.note}"
         edited = _run_editor(agent, parent, command, scales, state["seed"], scratch, emit)
         scratch.update(parent=parent, results=[edited])
-        return {"seed": edited.result.seed, "scales": [scales]}
+        return {"seed": edited.result.seed, "scales": [scales], "command": command.model_dump()}
 
     def check(state: TurnState) -> TurnState:
         emit({"stage": "checking"})
@@ -208,7 +223,8 @@ def build_graph(agent: Agent):
         edited = scratch["results"][0]
         result = edited.result
         node = _commit(agent, state, command, edited, state["metrics"])
-        reply = (f"{command.rationale} {scales_used(result.text_scale, result.image_scale)}"
+        rationale = scratch.get("rationale", command.rationale)
+        reply = (f"{rationale} {scales_used(result.text_scale, result.image_scale)}"
                  f"{state['reply']} {ADJUST_HINT}")
         return {"node_id": node.id, "changed": True, "reply": reply}
 
@@ -447,12 +463,14 @@ def _request(agent, image, command, scales, seed, scratch, emit) -> EditRequest:
             f"A mask limits a local edit, but '{command.instruction}' restyles the whole "
             "picture; leave the mask out, or say what to change inside it."
         )
-    total = agent.steps or agent.editor.defaults.steps
+    editor = scratch.get("editor", agent.editor)
+    total = agent.steps or editor.defaults.steps
     emit({"stage": "editing", "step": 0, "total": total})
     text_scale, image_scale = scales or (None, None)
     return EditRequest(
         image=image, instruction=command.instruction, text_scale=text_scale,
-        image_scale=image_scale, steps=agent.steps, seed=seed, scheduler=agent.scheduler,
+        image_scale=image_scale, steps=agent.steps, seed=seed,
+        scheduler=agent.scheduler if editor is agent.editor else None,
         on_step=lambda step, _: emit({"stage": "editing", "step": step, "total": total}),
         confine=command.scope != "global", region=region,
     )
@@ -460,7 +478,8 @@ def _request(agent, image, command, scales, seed, scratch, emit) -> EditRequest:
 
 def _run_editor(agent, image, command, scales, seed, scratch, emit) -> Edited:
     """Edit `image` and compose the result onto it at its own size."""
-    result = agent.editor.edit(_request(agent, image, command, scales, seed, scratch, emit))
+    editor = scratch.get("editor", agent.editor)
+    result = editor.edit(_request(agent, image, command, scales, seed, scratch, emit))
     return Edited(result, compose(image, result, scratch.get("region")))
 
 

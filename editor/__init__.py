@@ -39,8 +39,10 @@ __all__ = [
 
 def load_editor(name: str = "demo", device=None, dtype=None, offload: str | None = None
                 ) -> Editor:
-    """The editor for a model name (`ip2p`, `magicbrush`, `kontext`, `qwen-edit`, `demo`),
-    local folder or hub id; its model_index.json's pipeline decides which editor runs it.
+    """The editor for a model name (`ip2p`, `magicbrush`, `kontext`, `qwen-edit`,
+    `sam-inpaint`, `demo`), local folder or hub id; its model_index.json's pipeline decides
+    which editor runs it, and an inpainting folder with `detector/` and `segmenter/` is
+    grounded (`editor.grounding`).
 
     `device` and `dtype` (torch's, or their names) default to CUDA when present (float16 for
     InstructPix2Pix, bfloat16 for Kontext and Qwen), else CPU float32. `offload` ("model" or
@@ -55,9 +57,14 @@ def load_editor(name: str = "demo", device=None, dtype=None, offload: str | None
     source = locate_model(name)
     if source.pipeline == PIX2PIX:
         return Pix2PixEditor.from_pretrained(name, device=device, dtype=dtype)
-    from .single_guidance import KontextEditor, QwenEditEditor
+    from .grounding import GroundedInpaintEditor
+    from .single_guidance import InpaintEditor, KontextEditor, QwenEditEditor
 
-    editor_class = KontextEditor if source.pipeline == "FluxKontextPipeline" else QwenEditEditor
+    editor_class = {
+        "FluxKontextPipeline": KontextEditor,
+        "QwenImageEditPlusPipeline": QwenEditEditor,
+        "StableDiffusionInpaintPipeline": GroundedInpaintEditor if source.parts else InpaintEditor,
+    }[source.pipeline]
     return editor_class.from_pretrained(source, device=device, dtype=dtype, offload=offload)
 
 

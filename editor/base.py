@@ -70,6 +70,9 @@ class EditResult:
     device: str
     dtype: str
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase and "total"
+    # Where the editor itself confined the edit, at the input's size (white = may change): a
+    # grounded editor's object mask. `editor.compose` holds to it as to a person's region.
+    region: Image.Image | None = None
 
 
 class Editor(Protocol):

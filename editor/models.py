@@ -14,7 +14,7 @@ they know.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from huggingface_hub import constants, snapshot_download
@@ -37,13 +37,17 @@ KONTEXT_SETTINGS = {"text_scale": 2.5, "image_scale": 0.0, "steps": 28, "size": 
                     "scheduler": "flow_match_euler", "image_guidance": False}
 QWEN_EDIT_SETTINGS = {"text_scale": 4.0, "image_scale": 0.0, "steps": 40, "size": 1024,
                       "scheduler": "flow_match_euler", "image_guidance": False}
+# Inpainting has s_T alone too, and repaints a mask (from the person, or from grounding).
+INPAINT_SETTINGS = {"text_scale": 7.5, "image_scale": 0.0, "steps": 25, "size": 512,
+                    "scheduler": "pndm", "image_guidance": False}
 # Diffusers pipeline class (model_index.json's `_class_name`) -> its settings.
 PIPELINES = {
     PIX2PIX: IP2P_SETTINGS,
     "FluxKontextPipeline": KONTEXT_SETTINGS,
     "QwenImageEditPlusPipeline": QWEN_EDIT_SETTINGS,
-    "QwenImageEditPipeline": QWEN_EDIT_SETTINGS,
+    "StableDiffusionInpaintPipeline": INPAINT_SETTINGS,
 }
+GROUNDING_PARTS = ("detector", "segmenter")  # a grounded model's finder: OWLv2, then SAM
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class KnownModel:
     source: str  # hub id or local folder
     settings: dict[str, float | int]
     how_to_fetch: str
+    parts: dict[str, str] = field(default_factory=dict)  # a grounded model's finder (hub ids)
 
 
 KNOWN_MODELS = {
@@ -76,6 +81,14 @@ KNOWN_MODELS = {
         "Qwen/Qwen-Image-Edit-2509",
         {},
         "download it once with `hf download Qwen/Qwen-Image-Edit-2509` where the Hub is reachable",
+    ),
+    "sam-inpaint": KnownModel(
+        "stable-diffusion-v1-5/stable-diffusion-inpainting",
+        {},
+        "download its three parts once where the Hub is reachable: `hf download "
+        "stable-diffusion-v1-5/stable-diffusion-inpainting`, `hf download "
+        "google/owlv2-base-patch16-ensemble` and `hf download facebook/sam-vit-base`",
+        {"detector": "google/owlv2-base-patch16-ensemble", "segmenter": "facebook/sam-vit-base"},
     ),
     "demo": KnownModel(
         str(DEMO_MODEL_DIR),
@@ -102,6 +115,7 @@ class ModelSource:
     revision: str | None  # the hub commit, None for a local folder
     settings: dict[str, float | int]  # registry settings overridden by pixchat.json
     pipeline: str = PIX2PIX  # the diffusers pipeline class that runs it (see PIPELINES)
+    parts: dict[str, str] = field(default_factory=dict)  # detector and segmenter, if grounded
 
 
 def locate_model(name_or_path: str) -> ModelSource:
@@ -126,8 +140,9 @@ def locate_model(name_or_path: str) -> ModelSource:
         if missing:
             raise ModelNotFound(f"Model {named} is missing {', '.join(missing)}; {how_to_fetch}.")
         model_id = name_or_path if known else str(folder)
+        parts = {part: str(folder / part) for part in GROUNDING_PARTS if (folder / part).is_dir()}
         return ModelSource(model_id, str(folder), None, {**settings, **read_settings(folder)},
-                           pipeline)
+                           pipeline, parts)
     if looks_like_a_folder(source):
         raise ModelNotFound(
             f"Model '{name_or_path}' is missing: there is no folder {folder}; {how_to_fetch}."
@@ -143,7 +158,7 @@ def locate_model(name_or_path: str) -> ModelSource:
         ) from None
     pipeline, _ = read_index(snapshot)
     return ModelSource(source, source, snapshot.name, {**settings, **read_settings(snapshot)},
-                       pipeline)
+                       pipeline, known.parts if known else {})
 
 
 def read_index(folder: Path) -> tuple[str, list[str]]:

@@ -1,5 +1,6 @@
 """Editors with one guidance scale, on diffusers' own pipelines: FLUX.1 Kontext
-(`FluxKontextPipeline`) and Qwen-Image-Edit (`QwenImageEditPlusPipeline`).
+(`FluxKontextPipeline`), Qwen-Image-Edit (`QwenImageEditPlusPipeline`), and Stable Diffusion
+inpainting (`StableDiffusionInpaintPipeline`), which repaints only inside a mask.
 
 They have no image guidance: the input image is part of the context the model attends to,
 and one scale says how strongly to follow the instruction, which pixchat calls s_T ("how
@@ -31,7 +32,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from diffusers import FluxKontextPipeline, QwenImageEditPlusPipeline
+from diffusers import (
+    FluxKontextPipeline,
+    QwenImageEditPlusPipeline,
+    StableDiffusionInpaintPipeline,
+)
 from PIL import Image
 from transformers import AutoImageProcessor, AutoTokenizer, BatchFeature
 
@@ -63,6 +68,7 @@ class SingleGuidanceEditor:
 
     pipeline_class: Any  # the diffusers pipeline
     name: str  # how replies and errors name the model family
+    multiple_factor = 2  # latents packed in 2×2 patches: sides a multiple of 2 latent pixels
 
     def __init__(self, pipeline: Any, defaults: ModelDefaults, model_id: str,
                  revision: str | None = None, device: torch.device | None = None):
@@ -72,8 +78,8 @@ class SingleGuidanceEditor:
         self.revision = revision
         self.repertoire = None  # a real checkpoint: anything
         self.device = device or pipeline.device
-        self.dtype = pipeline.transformer.dtype
-        self.multiple = pipeline.vae_scale_factor * 2  # latents are packed in 2×2 patches
+        self.dtype = pipeline.vae.dtype
+        self.multiple = pipeline.vae_scale_factor * self.multiple_factor
 
     @classmethod
     def from_pretrained(cls, source: ModelSource, device: str | torch.device | None = None,
@@ -165,7 +171,7 @@ class SingleGuidanceEditor:
                 image=image, prompt=instruction, num_inference_steps=steps, height=height,
                 width=width, generator=torch.Generator("cpu").manual_seed(seed),
                 output_type="np", callback_on_step_end=on_step_end,
-                **self.call_arguments(text_scale, width, height),
+                **self.call_arguments(text_scale, image, region),
             ).images[0]
             denoised = perf_counter()
             seen = self.round_trip(image)
@@ -182,14 +188,21 @@ class SingleGuidanceEditor:
                      "total": done - start},
         )
 
-    def call_arguments(self, text_scale: float, width: int, height: int) -> dict[str, Any]:
-        """The pipeline's own keywords for s_T and the working size."""
+    def call_arguments(self, text_scale: float, image: Image.Image,
+                       region: Image.Image | None) -> dict[str, Any]:
+        """The pipeline's own keywords for s_T, for the working-size `image`, and for the
+        person's `region` (at the input's size) if it needs it."""
         raise NotImplementedError
 
     def round_trip(self, image: Image.Image) -> np.ndarray:
         """The image (at working size) encoded and decoded by the model's VAE: (h, w, 3) in
         0..1, the picture as the model sees it."""
-        raise NotImplementedError
+        pipeline = self.pipeline
+        pixels = pipeline.image_processor.preprocess(image, image.height, image.width)
+        vae = pipeline.vae
+        latents = vae.encode(pixels.to(self.device, vae.dtype)).latent_dist.mode()
+        decoded = vae.decode(latents).sample
+        return pipeline.image_processor.postprocess(decoded, output_type="np")[0]
 
 
 class KontextEditor(SingleGuidanceEditor):
@@ -198,18 +211,12 @@ class KontextEditor(SingleGuidanceEditor):
     pipeline_class = FluxKontextPipeline
     name = "FLUX.1 Kontext"
 
-    def call_arguments(self, text_scale: float, width: int, height: int) -> dict[str, Any]:
+    def call_arguments(self, text_scale: float, image: Image.Image,
+                       region: Image.Image | None) -> dict[str, Any]:
         # pixchat chooses the working size; Kontext's own resizing to its preferred
         # resolutions would change the picture's shape.
-        return {"guidance_scale": text_scale, "max_area": width * height, "_auto_resize": False}
-
-    def round_trip(self, image: Image.Image) -> np.ndarray:
-        pipeline = self.pipeline
-        pixels = pipeline.image_processor.preprocess(image, image.height, image.width)
-        vae = pipeline.vae
-        latents = vae.encode(pixels.to(self.device, vae.dtype)).latent_dist.mode()
-        decoded = vae.decode(latents).sample
-        return pipeline.image_processor.postprocess(decoded, output_type="np")[0]
+        return {"guidance_scale": text_scale, "max_area": image.width * image.height,
+                "_auto_resize": False}
 
 
 class QwenEditEditor(SingleGuidanceEditor):
@@ -226,7 +233,8 @@ class QwenEditEditor(SingleGuidanceEditor):
                                                   revision=source.revision)
         return {"processor": ImageTextProcessor(image_processor, tokenizer)}
 
-    def call_arguments(self, text_scale: float, width: int, height: int) -> dict[str, Any]:
+    def call_arguments(self, text_scale: float, image: Image.Image,
+                       region: Image.Image | None) -> dict[str, Any]:
         return {"true_cfg_scale": text_scale, "negative_prompt": NEGATIVE_PROMPT}
 
     def round_trip(self, image: Image.Image) -> np.ndarray:
@@ -237,6 +245,25 @@ class QwenEditEditor(SingleGuidanceEditor):
         latents = vae.encode(frames).latent_dist.mode()
         decoded = vae.decode(latents).sample[:, :, 0]
         return pipeline.image_processor.postprocess(decoded, output_type="np")[0]
+
+
+class InpaintEditor(SingleGuidanceEditor):
+    """Stable Diffusion inpainting: repaints the request's region from its instruction, which
+    describes what should be there ("a bicycle"); `guidance_scale` is s_T. Every edit needs a
+    region: the person's mask, or the object `editor.grounding` found."""
+
+    pipeline_class = StableDiffusionInpaintPipeline
+    name = "Stable Diffusion inpainting"
+    multiple_factor = 1  # latents are not packed
+
+    def call_arguments(self, text_scale: float, image: Image.Image,
+                       region: Image.Image | None) -> dict[str, Any]:
+        if region is None:
+            raise EditorError(f"Model '{self.model_id}' ({self.name}) repaints only inside a "
+                              "mask; give one (--mask, or the app's region upload), or name "
+                              "an object to replace with a grounded model (sam-inpaint).")
+        mask = region.resize(image.size, Image.Resampling.BILINEAR)
+        return {"guidance_scale": text_scale, "mask_image": mask, "strength": 1.0}
 
 
 class ImageTextProcessor:

@@ -60,3 +60,12 @@ def tiny_qwen_edit(tmp_path_factory: pytest.TempPathFactory):
         monkeypatch.setattr(plus, "VAE_IMAGE_SIZE", 32 * 32)
         monkeypatch.setattr(plus, "CONDITION_IMAGE_SIZE", 32 * 32)
         yield build_tiny_qwen_edit(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="session")
+def tiny_sam_inpaint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random tiny grounded inpainting folder (OWLv2 + SAM + Stable Diffusion inpainting),
+    built once per run."""
+    from tiny_models import build_tiny_sam_inpaint
+
+    return build_tiny_sam_inpaint(tmp_path_factory.mktemp("tiny"))

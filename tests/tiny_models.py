@@ -3,7 +3,9 @@
 `build_tiny_pix2pix(folder)` writes a complete diffusers InstructPix2Pix folder (about 1 MB),
 `build_tiny_kontext(folder)` a FLUX.1 Kontext folder and `build_tiny_qwen_edit(folder)` a
 Qwen-Image-Edit (2509) folder (configs shaped like diffusers' own pipeline tests, guidance
-embedding on, as in the real Kontext), and `build_tiny_vlm(folder)` a transformers Idefics3
+embedding on, as in the real Kontext), `build_tiny_sam_inpaint(folder)` a Stable Diffusion
+inpainting folder with an OWLv2 detector and a SAM segmenter (shaped like transformers'
+tests), and `build_tiny_vlm(folder)` a transformers Idefics3
 (SmolVLM's architecture) image-text-to-text folder with its processor and chat template
 (about 100 kB); all load through `from_pretrained` like real checkpoints. Use them from a fixture:
 
@@ -28,8 +30,10 @@ from diffusers import (
     FlowMatchEulerDiscreteScheduler,
     FluxKontextPipeline,
     FluxTransformer2DModel,
+    PNDMScheduler,
     QwenImageEditPlusPipeline,
     QwenImageTransformer2DModel,
+    StableDiffusionInpaintPipeline,
     StableDiffusionInstructPix2PixPipeline,
     UNet2DConditionModel,
 )
@@ -41,10 +45,18 @@ from transformers import (
     Idefics3ForConditionalGeneration,
     Idefics3ImageProcessorPil,
     Idefics3Processor,
+    Owlv2Config,
+    Owlv2ForObjectDetection,
+    Owlv2ImageProcessorPil,
+    Owlv2Processor,
     PreTrainedTokenizerFast,
     Qwen2_5_VLConfig,
     Qwen2_5_VLForConditionalGeneration,
     Qwen2VLImageProcessorPil,
+    SamConfig,
+    SamImageProcessorPil,
+    SamModel,
+    SamProcessor,
     T5Config,
     T5EncoderModel,
     T5TokenizerFast,
@@ -61,10 +73,34 @@ def build_tiny_pix2pix(folder: Path, settings: dict | None = TINY_SETTINGS) -> P
 
     `settings` is written as the folder's pixchat.json; None writes none.
     """
+    unet, vae, text_encoder, tokenizer = stable_diffusion_parts(folder, unet_in_channels=8)
+    scheduler = EulerAncestralDiscreteScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear"
+    )
+    pipeline = StableDiffusionInstructPix2PixPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    model_dir = folder / "tiny-pix2pix"
+    pipeline.save_pretrained(model_dir)
+    if settings is not None:
+        (model_dir / "pixchat.json").write_text(json.dumps(settings))
+    return model_dir
+
+
+def stable_diffusion_parts(folder: Path, unet_in_channels: int) -> tuple:
+    """A random tiny UNet, VAE, CLIP text encoder and word tokenizer (32×32 pixels, 4×16×16
+    latents); the UNet takes `unet_in_channels` (8 for InstructPix2Pix, 9 for inpainting)."""
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
         sample_size=16,
-        in_channels=8,
+        in_channels=unet_in_channels,
         out_channels=4,
         layers_per_block=1,
         block_out_channels=(16, 32),
@@ -99,23 +135,51 @@ def build_tiny_pix2pix(folder: Path, settings: dict | None = TINY_SETTINGS) -> P
             pad_token_id=1,
         )
     )
-    scheduler = EulerAncestralDiscreteScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear"
+    return unet, vae, text_encoder, tokenizer
+
+
+def build_tiny_sam_inpaint(folder: Path) -> Path:
+    """Save a random tiny grounded inpainting model into `folder`: a Stable Diffusion
+    inpainting pipeline (32×32 pixels) with an OWLv2 `detector/` (32×32, 16 boxes) and a SAM
+    `segmenter/` (64×64) beside its components, as `editor.grounding` loads them."""
+    unet, vae, text_encoder, tokenizer = stable_diffusion_parts(folder, unet_in_channels=9)
+    pipeline = StableDiffusionInpaintPipeline(
+        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+        scheduler=PNDMScheduler(skip_prk_steps=True, steps_offset=1), safety_checker=None,
+        feature_extractor=None, requires_safety_checker=False,
     )
-    pipeline = StableDiffusionInstructPix2PixPipeline(
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        unet=unet,
-        scheduler=scheduler,
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    model_dir = folder / "tiny-pix2pix"
-    pipeline.save_pretrained(model_dir)
-    if settings is not None:
-        (model_dir / "pixchat.json").write_text(json.dumps(settings))
+    model_dir = _save(pipeline, folder / "tiny-sam-inpaint", {"steps": 2, "size": 32})
+    # OWLv2 reads a text whose first token id is 0 as padding: CLIP's ids start at 1 here.
+    words = build_word_tokenizer(["a", "photo", "of", *WORDS], folder / "owl-tokenizer",
+                                 max_length=16, first_id=1)
+    torch.manual_seed(0)
+    detector = Owlv2ForObjectDetection(Owlv2Config(
+        text_config={"vocab_size": len(words), "hidden_size": 16, "intermediate_size": 32,
+                     "num_hidden_layers": 1, "num_attention_heads": 2,
+                     "max_position_embeddings": 16, "bos_token_id": 1, "eos_token_id": 2,
+                     "pad_token_id": 2},
+        vision_config={"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+                       "num_attention_heads": 2, "image_size": 32, "patch_size": 8},
+        projection_dim=16,
+    ))
+    detector.save_pretrained(model_dir / "detector")
+    Owlv2Processor(image_processor=Owlv2ImageProcessorPil(size={"height": 32, "width": 32}),
+                   tokenizer=words).save_pretrained(model_dir / "detector")
+    segmenter = SamModel(SamConfig(
+        vision_config={"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+                       "num_attention_heads": 2, "image_size": 64, "patch_size": 8,
+                       "output_channels": 16, "global_attn_indexes": [0], "window_size": 0,
+                       "mlp_dim": 32, "num_pos_feats": 8},
+        prompt_encoder_config={"hidden_size": 16, "image_size": 64, "patch_size": 8,
+                               "mask_input_channels": 4},
+        mask_decoder_config={"hidden_size": 16, "mlp_dim": 16, "num_hidden_layers": 1,
+                             "num_attention_heads": 2, "iou_head_hidden_dim": 8},
+    ))
+    segmenter.save_pretrained(model_dir / "segmenter")
+    SamProcessor(image_processor=SamImageProcessorPil(
+        size={"longest_edge": 64}, pad_size={"height": 64, "width": 64},
+        mask_size={"longest_edge": 16}, mask_pad_size={"height": 16, "width": 16},
+    )).save_pretrained(model_dir / "segmenter")
     return model_dir
 
 
@@ -289,5 +353,6 @@ def build_tiny_vlm(folder: Path) -> Path:
 if __name__ == "__main__":
     kind, target = sys.argv[1:3]
     builders = {"vlm": build_tiny_vlm, "pix2pix": build_tiny_pix2pix,
-                "kontext": build_tiny_kontext, "qwen-edit": build_tiny_qwen_edit}
+                "kontext": build_tiny_kontext, "qwen-edit": build_tiny_qwen_edit,
+                "sam-inpaint": build_tiny_sam_inpaint}
     print(builders[kind](Path(target)))
