@@ -471,7 +471,7 @@ def _request(agent, image, command, scales, seed, scratch, emit) -> EditRequest:
         image=image, instruction=command.instruction, text_scale=text_scale,
         image_scale=image_scale, steps=agent.steps, seed=seed,
         scheduler=agent.scheduler if editor is agent.editor else None,
-        on_step=lambda step, _: emit({"stage": "editing", "step": step, "total": total}),
+        on_step=lambda step, steps: emit({"stage": "editing", "step": step, "total": steps}),
         confine=command.scope != "global", region=region,
     )
 

@@ -160,8 +160,9 @@ class SingleGuidanceEditor:
         image = resize_to(to_rgb(request.image), (width, height))
 
         def on_step_end(pipeline, index: int, timestep, tensors: dict) -> dict:
-            if request.on_step is not None and request.on_step(index + 1, steps) is False:
-                raise Cancelled(f"Edit cancelled at step {index + 1} of {steps}; nothing was "
+            total = pipeline.num_timesteps  # PNDM, for one, takes a step more than asked
+            if request.on_step is not None and request.on_step(index + 1, total) is False:
+                raise Cancelled(f"Edit cancelled at step {index + 1} of {total}; nothing was "
                                 "changed.")
             return {}
 
