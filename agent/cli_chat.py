@@ -44,6 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="for options: write the contact sheet to FILE (default: none is written)")
     say.add_argument("--mask", type=Path, metavar="PNG",
                      help="confine the edit to where this mask is white (the image's shape)")
+    say.add_argument("--objects", metavar="MODEL",
+                     help="a grounded model (sam-inpaint, or a folder) that repaints only the "
+                     "object an edit replaces or removes (default: none)")
     say.add_argument("--json", action="store_true", help="print the result as JSON")
     say.set_defaults(run=run_say)
 
@@ -58,7 +61,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", default="demo",
-        help="editor model: ip2p, magicbrush, demo, a hub id or a folder (default: demo)",
+        help="editor model: ip2p, magicbrush, kontext, qwen-edit, demo, a hub id or a folder "
+        "(default: demo)",
     )
     parser.add_argument(
         "--interpreter", default="rules",
@@ -76,7 +80,7 @@ def run_say(args: argparse.Namespace) -> int:
         head = load_image(store.node_image(args.owner, args.session))
         region = read_region(args.mask, head.size)
     agent = open_agent(store, args.model, args.interpreter, owner=args.owner, steps=args.steps,
-                       seed=args.seed, warn=warn)
+                       seed=args.seed, warn=warn, objects=args.objects)
     with ProgressBar() as progress:
         result = run_turn(agent, args.session, args.text, on_event=progress, region=region)
     if result.options:

@@ -45,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         dest="image_scale",
         type=float,
         metavar="Y",
-        help="image guidance: how close to the input (default: the model's)",
+        help="image guidance: how close to the input (default: the model's; kontext and "
+        "qwen-edit have none)",
     )
     edit.add_argument(
         "--mask", type=Path, metavar="PNG",
@@ -88,7 +89,8 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_out: str) -> N
     parser.add_argument(
         "--model",
         default="demo",
-        help="ip2p, magicbrush, demo, a Hugging Face Hub id or a local folder (default: demo)",
+        help="ip2p, magicbrush, kontext, qwen-edit, demo, a Hugging Face Hub id or a local "
+        "folder (default: demo)",
     )
     parser.add_argument(
         "--out", type=Path, help=f"where to write the result (default: {default_out})"
@@ -117,9 +119,10 @@ def run_edit(args: argparse.Namespace) -> int:
         )
     out = args.out or args.image.with_name(f"{args.image.stem}-edited.png")
     save(compose(image, result, region).image, out)
+    image_scale = "no s_I" if result.image_scale is None else \
+        f"s_I {scale_text(result.image_scale)}"
     print(
-        f"wrote {out}: s_T {scale_text(result.text_scale)}, s_I {scale_text(result.image_scale)}, "
-        f"seed {result.seed}, "
+        f"wrote {out}: s_T {scale_text(result.text_scale)}, {image_scale}, seed {result.seed}, "
         f"{result.steps} steps ({result.scheduler}), model {result.model_id}, "
         f"{result.timings['total']:.1f} s"
     )
@@ -144,7 +147,8 @@ def run_grid(args: argparse.Namespace) -> int:
     first = grid.results[0][0]
     print(
         f"wrote {out}: rows s_T {', '.join(map(scale_text, grid.text_scales))}; "
-        f"columns s_I {', '.join(map(scale_text, grid.image_scales))}; seed {first.seed}, "
+        f"columns s_I {', '.join(map(scale_text, grid.image_scales)) or 'none (no s_I)'}; "
+        f"seed {first.seed}, "
         f"{first.steps} steps ({first.scheduler}), model {first.model_id}, "
         f"{first.timings['total']:.1f} s"
     )

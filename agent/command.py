@@ -24,6 +24,11 @@ class ScaleDefaults(Protocol):
     @property
     def image_scale(self) -> float: ...
 
+    @property
+    def image_guidance(self) -> bool:
+        """False: the model has s_T alone; commands then leave s_I out (None)."""
+        ...
+
 
 @dataclass(frozen=True)
 class ScaleLimits:

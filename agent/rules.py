@@ -15,7 +15,8 @@ leading words like "no," or "actually" are removed, lower-cased and stripped of 
 ("No, undo that, please!" → "undo that"). A short message is matched a second time with
 misspelt command words corrected ("udno" → "undo"). Edit kinds and intensity words are
 searched anywhere in the message. Suggested scales are relative to the editor model's
-recommended defaults, so they suit any model.
+recommended defaults, so they suit any model; for a model without image guidance (FLUX.1
+Kontext, Qwen-Image-Edit) commands carry no s_I, and "keep more of the original" lowers s_T.
 """
 
 from __future__ import annotations
@@ -177,6 +178,8 @@ FILLER_WORDS = frozenset(
     "change edit step i liked prefer preferred was better".split()
 )
 MILD_WORDS = frozenset({"bit", "little", "tiny", "touch", "slightly"})
+# For a model without s_I, "closer to the original" (s_I + 0.3) becomes s_T × (1 - 0.3 × this).
+NO_IMAGE_GUIDANCE_FACTOR = 0.7
 INTENT_WORDS_LIMIT = 6
 EDIT_VERBS = re.compile(  # a clause with one of these asks for an edit
     r"\b(?:make|turn|add|remove|put|change|replace|give|paint|colou?r|delete|erase|swap|insert)\b"
@@ -583,12 +586,16 @@ class RuleInterpreter:
             )
         old_text = last.text_scale if last.text_scale is not None else self.defaults.text_scale
         old_image = last.image_scale if last.image_scale is not None else self.defaults.image_scale
+        text_factor, image_step = refinement.text_factor, refinement.image_step
+        if not self.defaults.image_guidance:  # no s_I: closer to the original is less change
+            text_factor *= 1 - image_step * NO_IMAGE_GUIDANCE_FACTOR
+            image_step = 0.0
         refined = Command.clamped(
             self.limits,
             action="refine",
             instruction=last.instruction,
-            text_scale=round(old_text * refinement.text_factor, 2),
-            image_scale=round(old_image + refinement.image_step, 2),
+            text_scale=round(old_text * text_factor, 2),
+            image_scale=self._image_scale(round(old_image + image_step, 2)),
             scope=last.scope,
         )
         changes = [
@@ -597,7 +604,7 @@ class RuleInterpreter:
                 ("s_T", old_text, refined.text_scale),
                 ("s_I", old_image, refined.image_scale),
             )
-            if round(old, 2) != round(new, 2)
+            if new is not None and round(old, 2) != round(new, 2)
         ]
         change = ", ".join(changes) or "the scales are already at their limits"
         return refined.model_copy(
@@ -623,7 +630,7 @@ class RuleInterpreter:
             action="edit",
             instruction=instruction,
             text_scale=round(self.defaults.text_scale * factor, 2),
-            image_scale=round(self.defaults.image_scale + kind.image_step, 2),
+            image_scale=self._image_scale(round(self.defaults.image_scale + kind.image_step, 2)),
             target=target,
             undo_first=undo_first,
             scope=kind.scope,
@@ -636,6 +643,14 @@ class RuleInterpreter:
         start = {None: "", 0: "from the original, "}.get(target, f"from step {target}, ")
         if undo_first:
             start = "from the image before this one, "
-        scale = scale_text(command.image_scale)
-        rationale = f"{start}{kind.name}: s_I {scale} {kind.reason}; {strength}."
+        if command.image_scale is None:
+            guard = "this model has no s_I" + (
+                ", so the edit is kept to where it acts" if kind.scope != "global" else "")
+        else:
+            guard = f"s_I {scale_text(command.image_scale)} {kind.reason}"
+        rationale = f"{start}{kind.name}: {guard}; {strength}."
         return command.model_copy(update={"rationale": rationale[0].upper() + rationale[1:]})
+
+    def _image_scale(self, suggested: float) -> float | None:
+        """`suggested`, or None for a model without image guidance."""
+        return suggested if self.defaults.image_guidance else None

@@ -8,19 +8,20 @@ scene, photos for a photograph.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from PIL import Image
 
-from editor import ModelDefaults, ModelNotFound, load_editor
+from editor import Editor, EditorError, ModelDefaults, ModelNotFound, load_editor
 from editor.images import load_image, to_png_bytes
 from memory import SessionStore
 
 if TYPE_CHECKING:
     from editor import Pix2PixEditor
-    from editor.embedded import EmbeddedEditor
+    from editor.grounding import GroundedInpaintEditor
 
     from .interpret import Interpreter
     from .turn import Agent
@@ -29,18 +30,42 @@ Warn = Callable[[str], None]
 Loaded = TypeVar("Loaded")
 
 
-def open_editor(model: str, warn: Warn, device: str | None = None
-                ) -> Pix2PixEditor | EmbeddedEditor:
+def open_editor(model: str, warn: Warn, device: str | None = None) -> Editor:
     """The named editor model, or the embedded demo models (after telling `warn`) if it is
-    missing; `demo` itself picks the shapes or the photo model for each image."""
+    missing; `demo` itself picks the shapes or the photo model for each image.
+
+    `PIXCHAT_OFFLOAD` ("model" or "sequential") keeps a large model's weights on the CPU
+    between uses (`editor.load_editor`)."""
 
     from editor.embedded import EmbeddedEditor  # numpy loads only where an edit is coming
 
-    def load(name: str) -> Pix2PixEditor:
-        return load_editor(name, device=device)
+    def load(name: str) -> Editor:
+        return load_editor(name, device=device, offload=os.environ.get("PIXCHAT_OFFLOAD"))
 
-    return _or_demo(lambda name: EmbeddedEditor(load) if name == "demo" else load(name),
+    def embedded(name: str) -> Pix2PixEditor:
+        return cast("Pix2PixEditor", load(name))  # the embedded models are InstructPix2Pix
+
+    return _or_demo(lambda name: EmbeddedEditor(embedded) if name == "demo" else load(name),
                     model, warn)
+
+
+def open_objects(name: str | None, warn: Warn) -> GroundedInpaintEditor | None:
+    """The grounded model (`sam-inpaint` or a folder, see `editor.grounding`) that repaints
+    named objects, or None: when none is asked for, or (after telling `warn`) when its weights
+    are missing, every edit goes to the editor."""
+    if not name:
+        return None
+    from editor.grounding import GroundedInpaintEditor
+
+    try:
+        objects = load_editor(name, offload=os.environ.get("PIXCHAT_OFFLOAD"))
+    except ModelNotFound as error:
+        warn(f"{error} Objects are edited by the usual editor instead.")
+        return None
+    if not isinstance(objects, GroundedInpaintEditor):
+        raise EditorError(f"'{name}' is not a grounded model; --objects takes sam-inpaint or an "
+                          "inpainting folder with detector/ and segmenter/ beside it.")
+    return objects
 
 
 def open_interpreter(spec: str, model: str, warn: Warn) -> Interpreter:
@@ -94,8 +119,10 @@ def open_agent(
     warn: Warn,
     steps: int | None = None,
     seed: int | None = None,
+    objects: str | None = None,
 ) -> Agent:
-    """An `Agent` over `store`, editing with `model`, interpreting with `interpreter`."""
+    """An `Agent` over `store`, editing with `model`, interpreting with `interpreter`, and
+    replacing or removing named objects with the grounded model `objects` (if any)."""
     from .interpret import load_interpreter
     from .turn import Agent  # LangGraph and pydantic load only when a turn is about to run
 
@@ -104,6 +131,7 @@ def open_agent(
         store=store,
         editor=editor,
         interpreter=load_interpreter(interpreter, editor.defaults),
+        objects=open_objects(objects, warn),
         owner=owner,
         steps=steps,
         seed=seed,

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, TypedDict, cast
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
@@ -41,7 +41,11 @@ from .command import DEFAULT_LIMITS, Command, ScaleLimits, Turn
 from .errors import AgentError
 from .interpret import Interpreter
 from .numbers import scale_text
+from .objects import route_object_edit
 from .repertoire import repertoire_of, within_repertoire
+
+if TYPE_CHECKING:
+    from editor.grounding import GroundedInpaintEditor
 
 EventHandler = Callable[[dict[str, Any]], None]
 ADJUST_HINT = "Say 'stronger' or 'subtler' to adjust, 'again' for another take, 'undo' to go back."
@@ -60,6 +64,9 @@ class Agent:
     seed: int | None = None  # a fixed seed for every edit; None: a fresh one each time
     limits: ScaleLimits = DEFAULT_LIMITS
     scratch: dict[str, dict[str, Any]] = field(default_factory=dict)  # images between nodes
+    # A grounded model (editor.grounding): edits that replace or remove a named object are
+    # repainted only inside the object's mask (agent/objects.py). None: the editor does all.
+    objects: GroundedInpaintEditor | None = None
 
     def __post_init__(self) -> None:
         self.graph = build_graph(self)
@@ -105,7 +112,7 @@ class TurnState(TypedDict, total=False):
     root_id: int  # the session's original image
     changed: bool
     seed: int | None  # None until the editor draws one
-    scales: list[tuple[float, float]]  # (s_T, s_I) of each image in scratch, in order
+    scales: list[tuple[float, float | None]]  # (s_T, s_I) of each image in scratch, in order
     choice: int | None
     metrics: dict[str, Any]
     reply: str
@@ -172,9 +179,17 @@ def build_graph(agent: Agent):
         scratch = agent.scratch.setdefault(_thread(state), {})
         parent = _parent_image(agent, state, state["parent_id"])
         scales = (_text_scale(agent, command), _image_scale(agent, command))
+        route = route_object_edit(agent.objects, parent, command, scratch.get("region"))
+        if route.editor is not None:  # the object's mask, repainted by the grounded model
+            scratch.update(editor=route.editor, region=route.region, rationale=route.note)
+            text_scale = command.text_scale if command.action == "refine" else None
+            scales = (text_scale or route.editor.defaults.text_scale, None)
+            command = command.model_copy(update={"scope": "local"})
+        elif route.note:
+            scratch["rationale"] = f"{command.rationale}{route.note}"
         edited = _run_editor(agent, parent, command, scales, state["seed"], scratch, emit)
         scratch.update(parent=parent, results=[edited])
-        return {"seed": edited.result.seed, "scales": [scales]}
+        return {"seed": edited.result.seed, "scales": [scales], "command": command.model_dump()}
 
     def check(state: TurnState) -> TurnState:
         emit({"stage": "checking"})
@@ -183,7 +198,8 @@ def build_graph(agent: Agent):
         parent, kept = scratch["parent"], scratch["results"][0]
         drift = measure_drift(kept.composite.image, parent, kept.composite.mask)
         retried = ""
-        higher = retry_image_scale(kept.result.image_scale, agent.limits)
+        image_scale = kept.result.image_scale  # None: no s_I to raise, so no retry
+        higher = None if image_scale is None else retry_image_scale(image_scale, agent.limits)
         if has_drifted(drift, command.scope) and higher is not None:
             scales = (kept.result.text_scale, higher)
             retry = _run_editor(agent, parent, command, scales, state["seed"], scratch, emit)
@@ -207,8 +223,8 @@ def build_graph(agent: Agent):
         edited = scratch["results"][0]
         result = edited.result
         node = _commit(agent, state, command, edited, state["metrics"])
-        reply = (f"{command.rationale} Used s_T {scale_text(result.text_scale)} (how big a "
-                 f"change) and s_I {scale_text(result.image_scale)} (how close to the original)."
+        rationale = scratch.get("rationale", command.rationale)
+        reply = (f"{rationale} {scales_used(result.text_scale, result.image_scale)}"
                  f"{state['reply']} {ADJUST_HINT}")
         return {"node_id": node.id, "changed": True, "reply": reply}
 
@@ -322,9 +338,21 @@ def _stream(agent: Agent, graph_input: Any, thread_id: str, on_event: EventHandl
                       state.get("metrics", {}), choices=command.choices)
 
 
-def option_label(text_scale: float, image_scale: float) -> str:
-    """How an option is named in replies and under its button: "s_T 5 · s_I 1.5"."""
+def option_label(text_scale: float, image_scale: float | None) -> str:
+    """How an option is named in replies and under its button: "s_T 5 · s_I 1.5" ("s_T 2.5"
+    for a model without image guidance)."""
+    if image_scale is None:
+        return f"s_T {scale_text(text_scale)}"
     return f"s_T {scale_text(text_scale)} · s_I {scale_text(image_scale)}"
+
+
+def scales_used(text_scale: float, image_scale: float | None) -> str:
+    """The sentence of a reply that says which scales an edit used."""
+    if image_scale is None:
+        return (f"Used s_T {scale_text(text_scale)} (how big a change; this model has no s_I, "
+                "so a local edit is kept to its mask instead).")
+    return (f"Used s_T {scale_text(text_scale)} (how big a change) and s_I "
+            f"{scale_text(image_scale)} (how close to the original).")
 
 
 # --- helpers --------------------------------------------------------------------------
@@ -395,7 +423,11 @@ def _text_scale(agent: Agent, command: Command) -> float:
         agent.editor.defaults.text_scale
 
 
-def _image_scale(agent: Agent, command: Command) -> float:
+def _image_scale(agent: Agent, command: Command) -> float | None:
+    """The command's s_I, the model's default when it has none, None when the model has no
+    image guidance."""
+    if not agent.editor.defaults.image_guidance:
+        return None
     return command.image_scale if command.image_scale is not None else \
         agent.editor.defaults.image_scale
 
@@ -403,9 +435,8 @@ def _image_scale(agent: Agent, command: Command) -> float:
 def _grid_scales(agent: Agent, command: Command) -> tuple[list[float], list[float]]:
     """A 3×3 spread around the command's scales (the model's defaults when it has none)."""
     defaults = agent.editor.defaults
-    centre = type(defaults)(text_scale=_text_scale(agent, command),
-                            image_scale=_image_scale(agent, command),
-                            steps=defaults.steps, size=defaults.size)
+    centre = replace(defaults, text_scale=_text_scale(agent, command),
+                     image_scale=_image_scale(agent, command) or 0.0)
     return default_grid_scales(centre)
 
 
@@ -432,20 +463,23 @@ def _request(agent, image, command, scales, seed, scratch, emit) -> EditRequest:
             f"A mask limits a local edit, but '{command.instruction}' restyles the whole "
             "picture; leave the mask out, or say what to change inside it."
         )
-    total = agent.steps or agent.editor.defaults.steps
+    editor = scratch.get("editor", agent.editor)
+    total = agent.steps or editor.defaults.steps
     emit({"stage": "editing", "step": 0, "total": total})
     text_scale, image_scale = scales or (None, None)
     return EditRequest(
         image=image, instruction=command.instruction, text_scale=text_scale,
-        image_scale=image_scale, steps=agent.steps, seed=seed, scheduler=agent.scheduler,
-        on_step=lambda step, _: emit({"stage": "editing", "step": step, "total": total}),
+        image_scale=image_scale, steps=agent.steps, seed=seed,
+        scheduler=agent.scheduler if editor is agent.editor else None,
+        on_step=lambda step, steps: emit({"stage": "editing", "step": step, "total": steps}),
         confine=command.scope != "global", region=region,
     )
 
 
 def _run_editor(agent, image, command, scales, seed, scratch, emit) -> Edited:
     """Edit `image` and compose the result onto it at its own size."""
-    result = agent.editor.edit(_request(agent, image, command, scales, seed, scratch, emit))
+    editor = scratch.get("editor", agent.editor)
+    result = editor.edit(_request(agent, image, command, scales, seed, scratch, emit))
     return Edited(result, compose(image, result, scratch.get("region")))
 
 

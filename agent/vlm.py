@@ -249,6 +249,8 @@ class VLMInterpreter:
             return command.model_copy(update={"fallback_reason": str(error)})
         if command.action == "clarify":  # the model asks the question; the answers are ours
             command = command.model_copy(update={"choices": CLARIFY_CHOICES})
+        if not self.defaults.image_guidance:  # the editor has no s_I to set
+            command = command.model_copy(update={"image_scale": None})
         return command
 
     def answer(self, text: str, image: Image.Image | None, history: Sequence[Turn]) -> str:

@@ -35,6 +35,7 @@ class Defaults:
 
     text_scale: float = 7.5
     image_scale: float = 1.5
+    image_guidance: bool = True
 
 
 def history_turns(texts: list[str], defaults: Defaults) -> list[Turn]:

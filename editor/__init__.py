@@ -37,17 +37,35 @@ __all__ = [
 ]
 
 
-def load_editor(name: str = "demo", device=None, dtype=None) -> Pix2PixEditor:
-    """The editor for a model name (`ip2p`, `magicbrush`, `demo`), local folder or hub id.
+def load_editor(name: str = "demo", device=None, dtype=None, offload: str | None = None
+                ) -> Editor:
+    """The editor for a model name (`ip2p`, `magicbrush`, `kontext`, `qwen-edit`,
+    `sam-inpaint`, `demo`), local folder or hub id; its model_index.json's pipeline decides
+    which editor runs it, and an inpainting folder with `detector/` and `segmenter/` is
+    grounded (`editor.grounding`).
 
-    `device` and `dtype` (torch's, or their names) default to CUDA float16 when present,
-    else CPU float32. torch gets `threads.threads_per_edit()` CPU threads.
+    `device` and `dtype` (torch's, or their names) default to CUDA when present (float16 for
+    InstructPix2Pix, bfloat16 for Kontext and Qwen), else CPU float32. `offload` ("model" or
+    "sequential") keeps a single-guidance model's weights on the CPU between uses, for GPUs
+    too small to hold it. torch gets `threads.threads_per_edit()` CPU threads.
     """
+    from .models import PIX2PIX, locate_model
     from .pix2pix import Pix2PixEditor
 
     use_threads_per_edit()
 
-    return Pix2PixEditor.from_pretrained(name, device=device, dtype=dtype)
+    source = locate_model(name)
+    if source.pipeline == PIX2PIX:
+        return Pix2PixEditor.from_pretrained(name, device=device, dtype=dtype)
+    from .grounding import GroundedInpaintEditor
+    from .single_guidance import InpaintEditor, KontextEditor, QwenEditEditor
+
+    editor_class = {
+        "FluxKontextPipeline": KontextEditor,
+        "QwenImageEditPlusPipeline": QwenEditEditor,
+        "StableDiffusionInpaintPipeline": GroundedInpaintEditor if source.parts else InpaintEditor,
+    }[source.pipeline]
+    return editor_class.from_pretrained(source, device=device, dtype=dtype, offload=offload)
 
 
 def __getattr__(name: str):

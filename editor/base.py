@@ -27,6 +27,9 @@ class ModelDefaults:
     steps: int
     size: int  # working size: the long side of the image the model edits, in pixels
     scheduler: str = DEFAULT_SCHEDULER  # the sampler the model was tuned with
+    # False: the model has one guidance scale, s_T (FLUX.1 Kontext, Qwen-Image-Edit), and no
+    # s_I; `image_scale` is then unused, and the agent and the app offer s_T alone.
+    image_guidance: bool = True
 
 
 @dataclass
@@ -61,12 +64,15 @@ class EditResult:
     steps: int
     seed: int
     text_scale: float
-    image_scale: float
+    image_scale: float | None  # None: the model has no image guidance
     width: int  # processing (working) size
     height: int
     device: str
     dtype: str
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase and "total"
+    # Where the editor itself confined the edit, at the input's size (white = may change): a
+    # grounded editor's object mask. `editor.compose` holds to it as to a person's region.
+    region: Image.Image | None = None
 
 
 class Editor(Protocol):

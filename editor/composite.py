@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageChops
 
 from .base import EditResult
 from .masks import fit_region
@@ -48,9 +48,13 @@ def compose(
     """The edit in `result` applied to `parent` at the parent's own size (see the module).
 
     `region`, the mask a person drew (white = may change, see `masks.fit_region`), is a hard
-    limit at full size: no pixel outside it changes, however the working-size mask rounds.
+    limit at full size: no pixel outside it changes, however the working-size mask rounds;
+    so is `result.region`, the object mask a grounded editor found.
     """
     parent = parent.convert("RGB")
+    if result.region is not None:
+        region = result.region if region is None else ImageChops.darker(
+            result.region, fit_region(region, result.region.size))
     seen, edited = _pixels(result.seen), _pixels(result.image)
     weight = _pixels(result.mask)[..., :1]
     coefficients = local_colour_models(seen, edited, weight)

@@ -26,8 +26,11 @@ class GridResult:
 
 
 def default_grid_scales(defaults: ModelDefaults) -> tuple[list[float], list[float]]:
-    """A 3×3 spread around a model's recommended scales (IP2P: s_T 5, 7.5, 10 × s_I 1, 1.5, 2)."""
+    """A 3×3 spread around a model's recommended scales (IP2P: s_T 5, 7.5, 10 × s_I 1, 1.5, 2);
+    for a model without image guidance, the three s_T values and no s_I."""
     text_scales = [round(defaults.text_scale * factor, 2) for factor in (2 / 3, 1, 4 / 3)]
+    if not defaults.image_guidance:
+        return text_scales, []
     image_scales = [round(max(0.0, defaults.image_scale + step), 2) for step in (-0.5, 0, 0.5)]
     return text_scales, image_scales
 
@@ -43,10 +46,11 @@ def contact_sheet(
     image_scales: Sequence[float],
     cell_size: int = CELL_SIZE,
 ) -> Image.Image:
-    """Lay `images[row][column]` out on a white sheet, rows labelled s_T, columns s_I."""
+    """Lay `images[row][column]` out on a white sheet, rows labelled s_T, columns s_I (one
+    column headed "no s_I" when `image_scales` is empty: a model without image guidance)."""
     font = ImageFont.load_default(size=FONT_SIZE)
     row_labels = [scale_label("s_T", value) for value in text_scales]
-    column_labels = [scale_label("s_I", value) for value in image_scales]
+    column_labels = [scale_label("s_I", value) for value in image_scales] or ["no s_I"]
 
     first = images[0][0]
     scale = cell_size / max(first.size)

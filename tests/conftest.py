@@ -35,3 +35,37 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tiny_models import build_tiny_pix2pix  # diffusers loads only for tests that need it
 
     return build_tiny_pix2pix(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="session")
+def tiny_kontext(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random tiny FLUX.1 Kontext folder (tests/tiny_models.py), built once per run."""
+    from tiny_models import build_tiny_kontext
+
+    return build_tiny_kontext(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen_edit(tmp_path_factory: pytest.TempPathFactory):
+    """A random tiny Qwen-Image-Edit (2509) folder, built once per run.
+
+    The pipeline encodes its reference image at a megapixel (and shows it to the text
+    encoder at 384² pixels) whatever the output size: 45 s an edit for the tiny model on one
+    CPU thread. While the fixture is in use both sizes are the tiny model's own 32².
+    """
+    from diffusers.pipelines.qwenimage import pipeline_qwenimage_edit_plus as plus
+    from tiny_models import build_tiny_qwen_edit
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(plus, "VAE_IMAGE_SIZE", 32 * 32)
+        monkeypatch.setattr(plus, "CONDITION_IMAGE_SIZE", 32 * 32)
+        yield build_tiny_qwen_edit(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="session")
+def tiny_sam_inpaint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random tiny grounded inpainting folder (OWLv2 + SAM + Stable Diffusion inpainting),
+    built once per run."""
+    from tiny_models import build_tiny_sam_inpaint
+
+    return build_tiny_sam_inpaint(tmp_path_factory.mktemp("tiny"))

@@ -495,3 +495,42 @@ def test_options_after_the_double_dash_override_the_environment(monkeypatch):
     assert (config.model, config.interpreter, config.owner) == ("magicbrush", "vlm:some/model",
                                                                  "ann")
     assert read_config([]).model == "ip2p"
+
+
+def chat_once(store: SessionStore, text: str) -> tuple[AppTest, SessionInfo]:
+    """A new session on the sample scene, and the app after one chat message."""
+    session = store.create_session(OWNER, scene_png(), "scene")
+    app = open_app()
+    app.chat_input(key="chat").set_value(text).run()
+    return app, session
+
+
+def test_a_model_without_image_guidance_has_no_s_i_slider_and_says_why(
+    store, tiny_kontext, monkeypatch
+):
+    monkeypatch.setenv("PIXCHAT_MODEL", str(tiny_kontext))
+    app, session = chat_once(store, "make the circle blue")
+
+    edit = head(store, session.id)
+    assert (edit.params.text_scale, edit.params.image_scale) == (2.5, None)
+    assert shown(app)[1] == "Step 1: 'make the circle blue' s_T 2.5"
+    assert [slider.key for slider in app.slider] == [f"text_scale_{edit.id}"]
+    assert any("no \"how close to the original\" slider" in caption.value
+               for caption in app.caption)
+
+    app.slider(key=f"text_scale_{edit.id}").set_value(4.0)
+    app.button(key="apply").click().run()
+    applied = head(store, session.id)
+    assert (applied.params.text_scale, applied.params.image_scale) == (4.0, None)
+    assert not app.error and not app.exception
+
+
+def test_with_a_grounded_model_an_object_edit_repaints_the_object_and_says_so(
+    store, tiny_sam_inpaint, monkeypatch
+):
+    monkeypatch.setenv("PIXCHAT_OBJECTS", str(tiny_sam_inpaint))
+    app, session = chat_once(store, "replace the circle with a square")
+
+    assert transcript(app)[-1].startswith("I found the circle (OWLv2, then SAM: ")
+    assert head(store, session.id).params.model_id == str(tiny_sam_inpaint)
+    assert not app.error and not app.exception

@@ -21,6 +21,7 @@ from editor.demo import world
 class Defaults:  # the shape of editor.ModelDefaults that the interpreter reads
     text_scale: float = 7.5
     image_scale: float = 1.5
+    image_guidance: bool = True
 
 
 RULES = RuleInterpreter(Defaults())

@@ -32,6 +32,7 @@ from agent.vlm import (
 class Defaults:
     text_scale: float = 7.5
     image_scale: float = 1.5
+    image_guidance: bool = True
 
 
 DEFAULTS = Defaults()

@@ -33,7 +33,7 @@ def sample_photo() -> tuple[str, bytes]:
 # --- the commands behind the buttons --------------------------------------------------
 
 
-def apply_command(head: NodeInfo, text_scale: float, image_scale: float) -> Command:
+def apply_command(head: NodeInfo, text_scale: float, image_scale: float | None) -> Command:
     """Re-run the head's instruction from the head's parent with the sliders' scales."""
     return Command.clamped(
         action="refine", instruction=head.params.instruction, text_scale=text_scale,
@@ -42,7 +42,7 @@ def apply_command(head: NodeInfo, text_scale: float, image_scale: float) -> Comm
     )
 
 
-def options_command(head: NodeInfo, text_scale: float, image_scale: float) -> Command:
+def options_command(head: NodeInfo, text_scale: float, image_scale: float | None) -> Command:
     """The s_T × s_I grid of the head's instruction, centred on the sliders' scales."""
     return Command.clamped(
         action="options", instruction=head.params.instruction, text_scale=text_scale,
@@ -60,5 +60,5 @@ def describe(node: NodeInfo) -> str:
     if node.parent_id is None:
         return f"the original, {node.width}×{node.height}"
     scales = option_label(params.text_scale, params.image_scale) \
-        if params.text_scale is not None and params.image_scale is not None else ""
+        if params.text_scale is not None else ""
     return f"'{params.instruction or params.chat_text}' {scales}".strip()

@@ -1,6 +1,7 @@
 """How the app is configured: command-line options after `--`, else environment variables.
 
     streamlit run streamlit_app.py -- --model ip2p --interpreter vlm:HuggingFaceTB/SmolVLM-Instruct
+    streamlit run streamlit_app.py -- --model kontext --objects sam-inpaint
     PIXCHAT_MODEL=ip2p PIXCHAT_DATA=/srv/pixchat streamlit run streamlit_app.py
 """
 
@@ -19,6 +20,7 @@ class AppConfig:
     db: str | None  # SQLAlchemy URL of the session store (None: SQLite in the data folder)
     data: str | None  # folder of the database and the image files (None: ~/.pixchat)
     owner: str  # whose sessions the app shows
+    objects: str | None = None  # a grounded model for "replace/remove the X" (sam-inpaint)
 
 
 def read_config(argv: Sequence[str]) -> AppConfig:
@@ -29,5 +31,7 @@ def read_config(argv: Sequence[str]) -> AppConfig:
     parser.add_argument("--db", default=os.environ.get("PIXCHAT_DB"))
     parser.add_argument("--data", default=os.environ.get("PIXCHAT_DATA"))
     parser.add_argument("--owner", default=os.environ.get("PIXCHAT_OWNER", "local"))
+    parser.add_argument("--objects", default=os.environ.get("PIXCHAT_OBJECTS"))
     known, _ = parser.parse_known_args(argv)  # Streamlit and test runners add their own
-    return AppConfig(known.model, known.interpreter, known.db, known.data, known.owner)
+    return AppConfig(known.model, known.interpreter, known.db, known.data, known.owner,
+                     known.objects)

@@ -10,8 +10,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from agent.command import Command, navigation
-from agent.numbers import scale_text
-from agent.turn import Agent
+from agent.turn import Agent, option_label
 from memory import History, NodeInfo
 
 from . import region
@@ -24,6 +23,8 @@ from .chat import PendingChoice, PendingTurn, queue
 from .pictures import picture, region_overlay
 
 COMPARE_MODES = ("Now", "Before ↔ after", "Original ↔ now")
+NO_IMAGE_GUIDANCE = ("This model has one guidance scale, s_T (how big a change), and no "
+                     "\"how close to the original\" slider: it keeps a local edit to its mask.")
 
 
 def show(agent: Agent, history: History) -> None:
@@ -82,18 +83,24 @@ def _png(agent: Agent, history: History, node_id: int) -> bytes:
 
 
 def _sliders(agent: Agent, head: NodeInfo) -> None:
-    """The two scales, pre-set to the head's (the model's defaults at the original)."""
+    """The two scales, pre-set to the head's (the model's defaults at the original); s_T
+    alone, and a sentence saying why, for a model without image guidance."""
     params, defaults, limits = head.params, agent.editor.defaults, agent.limits
     is_edit = head.parent_id is not None
     st.slider(
         "How big a change", *limits.text_scale, step=0.1, key=f"text_scale_{head.id}",
-        value=params.text_scale if is_edit else defaults.text_scale, disabled=not is_edit,
+        value=params.text_scale if is_edit and params.text_scale is not None
+        else defaults.text_scale, disabled=not is_edit,
         help="s_T, the text guidance: how strongly the instruction is followed.",
     )
+    if not defaults.image_guidance:
+        st.caption(NO_IMAGE_GUIDANCE)
+        return
     st.slider(
         "How close to the original", *limits.image_scale, step=0.05,
         key=f"image_scale_{head.id}", disabled=not is_edit,
-        value=params.image_scale if is_edit else defaults.image_scale,
+        value=params.image_scale if is_edit and params.image_scale is not None
+        else defaults.image_scale,
         help="s_I, the image guidance: how much of the image before the edit is kept.",
     )
 
@@ -118,8 +125,8 @@ def _buttons(head: NodeInfo) -> None:
 def _queue_with_sliders(head: NodeInfo, verb: str, command: Callable[..., Command]) -> None:
     """Queue `command(head, s_T, s_I)` with the sliders' values at the moment of the click."""
     text_scale = st.session_state[f"text_scale_{head.id}"]
-    image_scale = st.session_state[f"image_scale_{head.id}"]
-    queue(PendingTurn(f"{verb} s_T {scale_text(text_scale)}, s_I {scale_text(image_scale)}",
+    image_scale = st.session_state.get(f"image_scale_{head.id}")  # None: no such slider
+    queue(PendingTurn(f"{verb} {option_label(text_scale, image_scale).replace(' ·', ',')}",
                       command(head, text_scale, image_scale)))
 
 
@@ -129,9 +136,11 @@ def _options(session_id: str) -> None:
     if waiting is None or waiting["session_id"] != session_id:
         return
     pending = waiting["pending"]
+    columns = "columns s_I (how close to the original)" if " · " in pending.labels[0] \
+        else "one column: this model has no s_I"
     st.image(pending.sheet, output_format="PNG", width="stretch",
              caption=f"Options for '{pending.instruction}': rows s_T (how big a change), "
-             "columns s_I (how close to the original)")
+             f"{columns}")
     columns = st.columns(3)
     for index, label in enumerate(pending.labels):
         with columns[index % 3]:  # the label is the button's own text, at full size

@@ -7,23 +7,35 @@ the tab's settings and keeps an options grid waiting between reruns.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import streamlit as st
 
 from agent.interpret import Interpreter, load_interpreter
-from agent.setup import open_editor
+from agent.setup import open_editor, open_objects
 from agent.turn import Agent
-from editor import Pix2PixEditor
-from editor.embedded import EmbeddedEditor
+from editor import Editor
 from memory import SessionStore
 
 from .config import AppConfig
 
+if TYPE_CHECKING:
+    from editor.grounding import GroundedInpaintEditor
+
 
 @st.cache_resource(show_spinner="Loading the editor model…")
-def shared_editor(model: str) -> tuple[Pix2PixEditor | EmbeddedEditor, tuple[str, ...]]:
+def shared_editor(model: str) -> tuple[Editor, tuple[str, ...]]:
     """The editor model (the demo model when `model` is missing) and the warnings on the way."""
     warnings: list[str] = []
     return open_editor(model, warnings.append), tuple(warnings)
+
+
+@st.cache_resource(show_spinner="Loading the object finder and inpainter…")
+def shared_objects(name: str | None) -> tuple[GroundedInpaintEditor | None, tuple[str, ...]]:
+    """The grounded model for object edits (None when none is configured or it is missing),
+    and the warnings on the way."""
+    warnings: list[str] = []
+    return open_objects(name, warnings.append), tuple(warnings)
 
 
 @st.cache_resource(show_spinner="Loading the interpreter…")
@@ -41,11 +53,13 @@ def shared_store(url: str | None, data: str | None) -> SessionStore:
 def tab_agent(config: AppConfig) -> tuple[Agent, tuple[str, ...]]:
     """This browser tab's `Agent`, and the warnings from loading its model."""
     editor, warnings = shared_editor(config.model)
+    objects, object_warnings = shared_objects(config.objects)
     if "agent" not in st.session_state:
         st.session_state.agent = Agent(
             store=shared_store(config.db, config.data),
             editor=editor,
             interpreter=shared_interpreter(config.interpreter, config.model),
             owner=config.owner,
+            objects=objects,
         )
-    return st.session_state.agent, warnings
+    return st.session_state.agent, warnings + object_warnings

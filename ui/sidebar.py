@@ -90,9 +90,12 @@ def _settings(agent: Agent) -> None:
         seed = st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, key="seed",
                                disabled=not fixed)
         agent.seed = seed if fixed else None
-        agent.scheduler = st.selectbox(
-            "Scheduler", SCHEDULERS, key="scheduler",
-            index=SCHEDULERS.index(agent.editor.defaults.scheduler))
+        own = agent.editor.defaults.scheduler
+        if own not in SCHEDULERS:  # Kontext and Qwen sample with their own scheduler
+            st.caption(f"Scheduler: {own}, the model's own.")
+            return
+        agent.scheduler = st.selectbox("Scheduler", SCHEDULERS, key="scheduler",
+                                       index=SCHEDULERS.index(own))
 
 
 # --- callbacks: they run before the page is drawn ------------------------------------

@@ -19,14 +19,17 @@ END_OF_WORD = "</w>"
 
 
 def build_word_tokenizer(
-    words: Iterable[str], folder: Path, max_length: int = 16
+    words: Iterable[str], folder: Path, max_length: int = 16, first_id: int = 0
 ) -> CLIPTokenizer:
     """Write a whole-word CLIP tokenizer for `words` into `folder` and load it back.
 
     `max_length` is the padded prompt length the pipeline uses (the text encoder's
-    `max_position_embeddings` must be at least this).
+    `max_position_embeddings` must be at least this). `first_id` is the id of the first
+    special token; the ids below it are unused (OWLv2 reads a text whose first id is 0 as
+    padding).
     """
-    vocab = {token: index for index, token in enumerate(SPECIAL_TOKENS)}
+    vocab = {f"<|unused{index}|>": index for index in range(first_id)}
+    vocab.update({token: first_id + index for index, token in enumerate(SPECIAL_TOKENS)})
     merges: list[tuple[str, str]] = []
     for word in sorted({word.lower() for word in words}):
         if not word.isalpha() or not word.isascii():
