@@ -252,11 +252,13 @@ def composite_alone_table(edits, requests, sizes=COMPOSITE_SIZES) -> str:
 
 @dataclass
 class SimpleResult:
-    """What `compose` reads of an `EditResult`: the edit, the input as seen, the mask."""
+    """What `compose` reads of an `EditResult`: the edit, the input as seen, the mask, and
+    no object region."""
 
     image: Image.Image
     seen: Image.Image
     mask: Image.Image
+    region: None = None
 
 
 def photo_report(editor: Pix2PixEditor, args, recommended, scheduler) -> tuple[str, bool]:
