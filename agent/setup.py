@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, TypeVar
 
 from PIL import Image
 
-from editor import ModelDefaults, ModelNotFound, load_editor
+from editor import ModelDefaults, ModelNotFound
 from editor.images import load_image, to_png_bytes
 from memory import SessionStore
 
 if TYPE_CHECKING:
     from editor import Pix2PixEditor
     from editor.embedded import EmbeddedEditor
+    from editor.remote import RemoteEditor
 
     from .interpret import Interpreter
     from .turn import Agent
@@ -29,18 +30,23 @@ Warn = Callable[[str], None]
 Loaded = TypeVar("Loaded")
 
 
-def open_editor(model: str, warn: Warn, device: str | None = None
-                ) -> Pix2PixEditor | EmbeddedEditor:
+def open_editor(model: str, warn: Warn, device: str | None = None, url: str | None = None
+                ) -> Pix2PixEditor | EmbeddedEditor | RemoteEditor:
     """The named editor model, or the embedded demo models (after telling `warn`) if it is
-    missing; `demo` itself picks the shapes or the photo model for each image."""
+    missing; `demo` itself picks the shapes or the photo model for each image. With `url`,
+    the editor is the deployment there (`editor/serve.py`), whose model is its own."""
+    if url:
+        from editor.remote import RemoteEditor
 
-    from editor.embedded import EmbeddedEditor  # numpy loads only where an edit is coming
+        editor = RemoteEditor(url)
+        if model not in ("demo", editor.model_id):
+            warn(f"The editor service at {url} runs '{editor.model_id}'; "
+                 f"--model {model} applies to in-process editing only.")
+        return editor
 
-    def load(name: str) -> Pix2PixEditor:
-        return load_editor(name, device=device)
+    from editor.embedded import open_model  # numpy loads only where an edit is coming
 
-    return _or_demo(lambda name: EmbeddedEditor(load) if name == "demo" else load(name),
-                    model, warn)
+    return _or_demo(lambda name: open_model(name, device), model, warn)
 
 
 def open_interpreter(spec: str, model: str, warn: Warn) -> Interpreter:
@@ -94,12 +100,14 @@ def open_agent(
     warn: Warn,
     steps: int | None = None,
     seed: int | None = None,
+    editor_url: str | None = None,
 ) -> Agent:
-    """An `Agent` over `store`, editing with `model`, interpreting with `interpreter`."""
+    """An `Agent` over `store`, editing with `model` (on the editor service at `editor_url`
+    when given), interpreting with `interpreter`."""
     from .interpret import load_interpreter
     from .turn import Agent  # LangGraph and pydantic load only when a turn is about to run
 
-    editor = open_editor(model, warn)
+    editor = open_editor(model, warn, url=editor_url)
     return Agent(
         store=store,
         editor=editor,

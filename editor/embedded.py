@@ -77,3 +77,27 @@ class EmbeddedEditor:
     def grid(self, request: EditRequest, text_scales: Sequence[float] | None = None,
              image_scales: Sequence[float] | None = None) -> GridResult:
         return self.for_image(request.image).grid(request, text_scales, image_scales)
+
+    def edit_batch(self, jobs: Sequence[tuple[EditRequest, Sequence[tuple[float, float]]]]
+                   ) -> list[list[EditResult]]:
+        """`Pix2PixEditor.edit_batch`, each model batching the requests for its pictures."""
+        by_model: dict[int, list[int]] = {}
+        for index, (request, _) in enumerate(jobs):
+            by_model.setdefault(id(self.for_image(request.image)), []).append(index)
+        results: list[list[EditResult]] = [[] for _ in jobs]
+        for indices in by_model.values():
+            model = self.for_image(jobs[indices[0]][0].image)
+            for index, job_results in zip(indices, model.edit_batch([jobs[i] for i in indices]),
+                                          strict=True):
+                results[index] = job_results
+        return results
+
+
+def open_model(name: str, device: str | None = None) -> EmbeddedEditor | Pix2PixEditor:
+    """The editor for a model name; `demo` is the embedded pair, chosen per picture."""
+    from . import load_editor
+
+    def load(model: str) -> Pix2PixEditor:
+        return load_editor(model, device=device)
+
+    return EmbeddedEditor(load) if name == "demo" else load(name)
