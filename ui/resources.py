@@ -14,22 +14,25 @@ from agent.setup import open_editor
 from agent.turn import Agent
 from editor import Pix2PixEditor
 from editor.embedded import EmbeddedEditor
+from editor.remote import RemoteEditor
 from memory import SessionStore
 
 from .config import AppConfig
 
 
 @st.cache_resource(show_spinner="Loading the editor model…")
-def shared_editor(model: str) -> tuple[Pix2PixEditor | EmbeddedEditor, tuple[str, ...]]:
-    """The editor model (the demo model when `model` is missing) and the warnings on the way."""
+def shared_editor(model: str, url: str | None = None
+                  ) -> tuple[Pix2PixEditor | EmbeddedEditor | RemoteEditor, tuple[str, ...]]:
+    """The editor model (the demo model when `model` is missing), or the editor service at
+    `url`, and the warnings on the way."""
     warnings: list[str] = []
-    return open_editor(model, warnings.append), tuple(warnings)
+    return open_editor(model, warnings.append, url=url), tuple(warnings)
 
 
 @st.cache_resource(show_spinner="Loading the interpreter…")
-def shared_interpreter(spec: str, model: str) -> Interpreter:
-    """The interpreter `spec`, suggesting scales for the editor `model`."""
-    editor, _ = shared_editor(model)
+def shared_interpreter(spec: str, model: str, url: str | None = None) -> Interpreter:
+    """The interpreter `spec`, suggesting scales for the editor `model` (or at `url`)."""
+    editor, _ = shared_editor(model, url)
     return load_interpreter(spec, editor.defaults)
 
 
@@ -38,14 +41,15 @@ def shared_store(url: str | None, data: str | None) -> SessionStore:
     return SessionStore(url, data)
 
 
-def tab_agent(config: AppConfig) -> tuple[Agent, tuple[str, ...]]:
-    """This browser tab's `Agent`, and the warnings from loading its model."""
-    editor, warnings = shared_editor(config.model)
-    if "agent" not in st.session_state:
+def tab_agent(config: AppConfig, owner: str) -> tuple[Agent, tuple[str, ...]]:
+    """This browser tab's `Agent` for `owner`, and the warnings from loading its model."""
+    editor, warnings = shared_editor(config.model, config.editor_url)
+    agent = st.session_state.get("agent")
+    if agent is None or agent.owner != owner:  # a new tab, or another person logged in
         st.session_state.agent = Agent(
             store=shared_store(config.db, config.data),
             editor=editor,
-            interpreter=shared_interpreter(config.interpreter, config.model),
-            owner=config.owner,
+            interpreter=shared_interpreter(config.interpreter, config.model, config.editor_url),
+            owner=owner,
         )
     return st.session_state.agent, warnings
