@@ -58,6 +58,7 @@ class RemoteEditor:
         self.model_id: str = info["model_id"]
         self.device: str = info["device"]
         self._sent: set[str] = set()  # images the deployment has been sent
+        self.retries = 0  # edits sent again after a lost connection
         self._repertoires: dict[str, dict | None] = {}
 
     def edit(self, request: EditRequest) -> EditResult:
@@ -111,6 +112,7 @@ class RemoteEditor:
                         f"The editor service at {self.url} stopped answering mid-edit "
                         f"({_reason(error)}); nothing was changed, try again in a moment."
                     ) from None
+                self.retries += 1
                 time.sleep(RETRY_AFTER_S)
                 continue
             self._sent.add(body["image_sha256"])
