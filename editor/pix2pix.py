@@ -427,21 +427,19 @@ class Pix2PixEditor:
         )
         denoised = perf_counter()
         results = []
-        first = 0
-        for job, image_latents in zip(jobs, images, strict=True):
-            last = first + len(job.pairs)
-            decoded = perf_counter()
-            results.append(self._results(job, image_latents, latents[first:last],
-                                         relevance[first:last]))
-            timings = {
-                "encode": encoded - start,
-                "denoise": denoised - encoded,
-                "decode": perf_counter() - decoded,
-            }
+        ends = np.cumsum(counts).tolist()
+        for job, image_latents, end in zip(jobs, images, ends, strict=True):
+            begin = end - len(job.pairs)
+            decoding = perf_counter()
+            job_results = self._results(job, image_latents, latents[begin:end],
+                                        relevance[begin:end])
+            # The batch's encoding and denoising are shared; decoding is each job's own.
+            timings = {"encode": encoded - start, "denoise": denoised - encoded,
+                       "decode": perf_counter() - decoding}
             timings["total"] = sum(timings.values())
-            for result in results[-1]:
+            for result in job_results:
                 result.timings = dict(timings)
-            first = last
+            results.append(job_results)
         return results
 
     def _results(self, job: _Job, image_latents: torch.Tensor, latents: torch.Tensor,

@@ -30,7 +30,7 @@ from memory import SessionStore
 SCENE = world.render_image(world.Scene("white", (world.Shape("circle", "red", 9, 9, 6),
                                                   world.Shape("square", "green", 22, 22, 6))))
 STEPS = 4
-BATCH_WAIT_S = 0.5  # long enough for two requests sent together to meet in one batch
+BATCH_WAIT_S = 0.5  # long enough for two requests sent together to meet in one batch of 2
 
 
 def free_port() -> int:
@@ -52,7 +52,7 @@ def service_url():
     try:
         port = free_port()
         serve.start(http_options={"host": "127.0.0.1", "port": port})
-        serve.run(EditorDeployment.bind(model="demo", threads=1, max_batch_size=4,
+        serve.run(EditorDeployment.bind(model="demo", threads=1, max_batch_size=2,
                                         batch_wait_s=BATCH_WAIT_S),
                   name="editor", route_prefix="/editor")
         yield f"http://127.0.0.1:{port}/editor"
