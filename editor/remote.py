@@ -98,27 +98,33 @@ class RemoteEditor:
             "confine": request.confine,
             "region_png": None if request.region is None else _b64(to_png_bytes(request.region)),
         }
-        for attempt in (1, 2):
-            with_image = body["image_sha256"] not in self._sent or attempt == 2
-            body["image_png"] = _b64(png) if with_image else None
-            try:
-                results = self._stream_edit(body, request)
-                if results is None:  # the deployment no longer has the image: send it
-                    body["image_png"] = _b64(png)
-                    results = self._stream_edit(body, request)
-            except (OSError, http.client.HTTPException, EditorLost) as error:
-                if attempt == 2:
-                    raise EditorError(
-                        f"The editor service at {self.url} stopped answering mid-edit "
-                        f"({_reason(error)}); nothing was changed, try again in a moment."
-                    ) from None
-                self.retries += 1
-                time.sleep(RETRY_AFTER_S)
-                continue
-            self._sent.add(body["image_sha256"])
-            if results is not None:
-                return results
-        raise AssertionError("unreachable")
+        try:
+            return self._edit_once(body, png, request)
+        except LOST_CONNECTION:
+            self.retries += 1
+            time.sleep(RETRY_AFTER_S)  # for Serve to route around a replica that died
+        try:
+            return self._edit_once(body, png, request, send_image=True)
+        except LOST_CONNECTION as error:
+            raise EditorError(
+                f"The editor service at {self.url} stopped answering mid-edit "
+                f"({_reason(error)}); nothing was changed, try again in a moment."
+            ) from None
+
+    def _edit_once(self, body: dict, png: bytes, request: EditRequest,
+                   send_image: bool = False) -> list[EditResult]:
+        """One try; the image's bytes go along unless the deployment should have them."""
+        key = body["image_sha256"]
+        results = None
+        if not send_image and key in self._sent:
+            results = self._stream_edit({**body, "image_png": None}, request)
+        if results is None:  # never sent, or the replica no longer has it
+            results = self._stream_edit({**body, "image_png": _b64(png)}, request)
+        if results is None:
+            raise EditorError(f"The editor service at {self.url} lost the picture it was "
+                              "just sent; try again in a moment.")
+        self._sent.add(key)
+        return results
 
     def _stream_edit(self, body: dict, request: EditRequest) -> list[EditResult] | None:
         """One POST /edit: progress to `request.on_step`; the results, or None when the
@@ -145,7 +151,7 @@ class RemoteEditor:
         try:
             with self._send(method, path, body) as response:
                 return json.loads(response.read())
-        except (OSError, http.client.HTTPException, EditorLost) as error:
+        except LOST_CONNECTION as error:
             raise EditorError(f"The editor service at {self.url} stopped answering "
                               f"({_reason(error)}); try again in a moment.") from None
 
@@ -171,6 +177,9 @@ class RemoteEditor:
 
 class EditorLost(Exception):
     """The deployment went away mid-request (a replica restarted, the proxy had no replica)."""
+
+
+LOST_CONNECTION = (OSError, http.client.HTTPException, EditorLost)
 
 
 def result_to_json(result: EditResult) -> dict:

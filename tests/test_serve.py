@@ -13,9 +13,11 @@ import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from agent.cli import main
 from agent.interpret import load_interpreter
@@ -29,6 +31,7 @@ from memory import SessionStore
 
 SCENE = world.render_image(world.Scene("white", (world.Shape("circle", "red", 9, 9, 6),
                                                   world.Shape("square", "green", 22, 22, 6))))
+ROOT = Path(__file__).resolve().parent.parent
 STEPS = 4
 BATCH_WAIT_S = 0.5  # long enough for two requests sent together to meet in one batch of 2
 
@@ -130,6 +133,24 @@ def test_a_chat_turn_through_the_service_stores_the_in_process_image(service_url
         assert result.changed
         images.append(store.node_image("ann", session, result.node_id))
     assert images[0] == images[1]  # the stored PNG bytes
+
+
+def test_the_app_edits_on_the_service(service_url, tmp_path, monkeypatch):
+    """A chat turn in the app (Streamlit's AppTest) runs on the service, and says so."""
+    monkeypatch.setenv("PIXCHAT_EDITOR_URL", service_url)
+    monkeypatch.setenv("PIXCHAT_DATA", str(tmp_path))
+    store = SessionStore(None, tmp_path)
+    session = store.create_session("local", to_png_bytes(SCENE), "scene")
+    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120).run()
+    app.number_input(key="steps").set_value(STEPS).run()
+    assert any(service_url in caption.value for caption in app.sidebar.caption)
+
+    app.chat_input(key="chat").set_value("make the circle blue").run()
+
+    assert not app.exception and not app.error
+    head = store.history("local", session.id).session.head_id
+    assert head != session.root_id
+    store.close()
 
 
 class DropsMidEdit(http.server.BaseHTTPRequestHandler):
