@@ -203,6 +203,22 @@ def test_a_lost_connection_is_retried_once_then_one_sentence_and_no_node(tmp_pat
         server.shutdown()
 
 
+def test_the_deploy_config_is_a_serve_config_for_this_deployment():
+    import yaml
+    from ray import serve
+    from ray.serve.schema import ServeDeploySchema
+
+    from editor.serve import EditorDeployment, build_app
+
+    config = ServeDeploySchema.model_validate(
+        yaml.safe_load((ROOT / "deploy" / "serve.yaml").read_text()))
+    [application] = config.applications
+    assert application.import_path == "editor.serve:build_app"
+    [deployment] = application.deployments
+    assert deployment.name == EditorDeployment.name  # its replicas and actor options apply
+    assert isinstance(build_app(application.args), serve.Application)
+
+
 def test_cli_without_a_service_says_so_in_one_sentence(tmp_path, capsys):
     SCENE.save(tmp_path / "scene.png")
     url = f"http://127.0.0.1:{free_port()}"
