@@ -34,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--owner", default=os.environ.get("PIXCHAT_OWNER", "local"),
         help="whose sessions to act on (default: $PIXCHAT_OWNER or 'local')",
     )
+    parser.add_argument(
+        "--editor-url", default=os.environ.get("PIXCHAT_EDITOR_URL"),
+        help="edit on the editor service at this URL (deploy/README.md) instead of in this "
+        "process (default: $PIXCHAT_EDITOR_URL)",
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     cli_sessions.register(subparsers)
     cli_edit.register(subparsers)

@@ -80,7 +80,8 @@ def run_say(args: argparse.Namespace) -> int:
         head = load_image(store.node_image(args.owner, args.session))
         region = read_region(args.mask, head.size)
     agent = open_agent(store, args.model, args.interpreter, owner=args.owner, steps=args.steps,
-                       seed=args.seed, warn=warn, objects=args.objects)
+                       seed=args.seed, warn=warn, objects=args.objects,
+                       editor_url=args.editor_url)
     with ProgressBar() as progress:
         result = run_turn(agent, args.session, args.text, on_event=progress, region=region)
     if result.options:

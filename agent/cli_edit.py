@@ -102,7 +102,7 @@ def run_edit(args: argparse.Namespace) -> int:
 
     image = load_image(args.image)
     region = read_region(args.mask, image.size) if args.mask else None
-    editor = open_editor(args.model, warn)
+    editor = open_editor(args.model, warn, url=args.editor_url)
     with progress_bar("editing") as on_step:
         result = editor.edit(
             EditRequest(
@@ -131,7 +131,7 @@ def run_edit(args: argparse.Namespace) -> int:
 
 def run_grid(args: argparse.Namespace) -> int:
     image = load_image(args.image)
-    editor = open_editor(args.model, warn)
+    editor = open_editor(args.model, warn, url=args.editor_url)
     with progress_bar("editing the grid") as on_step:
         request = EditRequest(
             image,

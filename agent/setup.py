@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar
 
 from PIL import Image
 
@@ -20,7 +20,6 @@ from editor.images import load_image, to_png_bytes
 from memory import SessionStore
 
 if TYPE_CHECKING:
-    from editor import Pix2PixEditor
     from editor.grounding import GroundedInpaintEditor
 
     from .interpret import Interpreter
@@ -30,23 +29,27 @@ Warn = Callable[[str], None]
 Loaded = TypeVar("Loaded")
 
 
-def open_editor(model: str, warn: Warn, device: str | None = None) -> Editor:
+def open_editor(model: str, warn: Warn, device: str | None = None, url: str | None = None
+                ) -> Editor:
     """The named editor model, or the embedded demo models (after telling `warn`) if it is
-    missing; `demo` itself picks the shapes or the photo model for each image.
+    missing; `demo` itself picks the shapes or the photo model for each image. With `url`,
+    the editor is the deployment there (`editor/serve.py`), whose model is its own.
 
     `PIXCHAT_OFFLOAD` ("model" or "sequential") keeps a large model's weights on the CPU
     between uses (`editor.load_editor`)."""
+    if url:
+        from editor.remote import RemoteEditor
 
-    from editor.embedded import EmbeddedEditor  # numpy loads only where an edit is coming
+        editor = RemoteEditor(url)
+        if model not in ("demo", editor.model_id):
+            warn(f"The editor service at {url} runs '{editor.model_id}'; "
+                 f"--model {model} applies to in-process editing only.")
+        return editor
 
-    def load(name: str) -> Editor:
-        return load_editor(name, device=device, offload=os.environ.get("PIXCHAT_OFFLOAD"))
+    from editor.embedded import open_model  # numpy loads only where an edit is coming
 
-    def embedded(name: str) -> Pix2PixEditor:
-        return cast("Pix2PixEditor", load(name))  # the embedded models are InstructPix2Pix
-
-    return _or_demo(lambda name: EmbeddedEditor(embedded) if name == "demo" else load(name),
-                    model, warn)
+    offload = os.environ.get("PIXCHAT_OFFLOAD")
+    return _or_demo(lambda name: open_model(name, device, offload), model, warn)
 
 
 def open_objects(name: str | None, warn: Warn) -> GroundedInpaintEditor | None:
@@ -120,13 +123,15 @@ def open_agent(
     steps: int | None = None,
     seed: int | None = None,
     objects: str | None = None,
+    editor_url: str | None = None,
 ) -> Agent:
-    """An `Agent` over `store`, editing with `model`, interpreting with `interpreter`, and
-    replacing or removing named objects with the grounded model `objects` (if any)."""
+    """An `Agent` over `store`, editing with `model` (on the editor service at `editor_url`
+    when given), interpreting with `interpreter`, and replacing or removing named objects
+    with the grounded model `objects` (if any)."""
     from .interpret import load_interpreter
     from .turn import Agent  # LangGraph and pydantic load only when a turn is about to run
 
-    editor = open_editor(model, warn)
+    editor = open_editor(model, warn, url=editor_url)
     return Agent(
         store=store,
         editor=editor,

@@ -9,12 +9,12 @@ photo each go to the model that learned their kind of picture.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from PIL import Image
 
-from .base import EditRequest, EditResult
+from .base import Editor, EditRequest, EditResult
 from .errors import ModelNotFound
 from .grid import GridResult
 
@@ -77,3 +77,32 @@ class EmbeddedEditor:
     def grid(self, request: EditRequest, text_scales: Sequence[float] | None = None,
              image_scales: Sequence[float] | None = None) -> GridResult:
         return self.for_image(request.image).grid(request, text_scales, image_scales)
+
+    def edit_batch(self, jobs: Sequence[tuple[EditRequest, Sequence[tuple[float, float]]]]
+                   ) -> list[list[EditResult]]:
+        """`Pix2PixEditor.edit_batch`, each model batching the requests for its pictures."""
+        by_model: dict[int, list[int]] = {}
+        for index, (request, _) in enumerate(jobs):
+            by_model.setdefault(id(self.for_image(request.image)), []).append(index)
+        results: list[list[EditResult]] = [[] for _ in jobs]
+        for indices in by_model.values():
+            model = self.for_image(jobs[indices[0]][0].image)
+            for index, job_results in zip(indices, model.edit_batch([jobs[i] for i in indices]),
+                                          strict=True):
+                results[index] = job_results
+        return results
+
+
+def open_model(name: str, device: str | None = None, offload: str | None = None) -> Editor:
+    """The editor for a model name; `demo` is the embedded pair, chosen per picture.
+
+    `offload` ("model" or "sequential") keeps a large model's weights on the CPU between
+    uses (`editor.load_editor`)."""
+    from . import load_editor
+
+    def embedded(model: str) -> Pix2PixEditor:
+        return cast("Pix2PixEditor", load_editor(model, device=device))  # both InstructPix2Pix
+
+    if name == "demo":
+        return EmbeddedEditor(embedded)
+    return load_editor(name, device=device, offload=offload)

@@ -35,6 +35,28 @@ def default_grid_scales(defaults: ModelDefaults) -> tuple[list[float], list[floa
     return text_scales, image_scales
 
 
+def grid_scales(
+    defaults: ModelDefaults,
+    text_scales: Sequence[float] | None = None,
+    image_scales: Sequence[float] | None = None,
+) -> tuple[list[float], list[float]]:
+    """The grid's rows (s_T) and columns (s_I): the given ones, else the spread around the
+    model's defaults."""
+    default_text_scales, default_image_scales = default_grid_scales(defaults)
+    return list(text_scales or default_text_scales), list(image_scales or default_image_scales)
+
+
+def assemble_grid(
+    results: Sequence[EditResult], text_scales: list[float], image_scales: list[float]
+) -> GridResult:
+    """The grid of `results`, given row by row (every s_I for the first s_T, then the next)."""
+    columns = len(image_scales)
+    rows = [list(results[start : start + columns]) for start in range(0, len(results), columns)]
+    sheet = contact_sheet([[cell.image for cell in row] for row in rows], text_scales,
+                          image_scales)
+    return GridResult(rows, sheet, text_scales, image_scales)
+
+
 def scale_label(name: str, value: float) -> str:
     """How a scale is written on the sheet, e.g. "s_T 7.5"."""
     return f"{name} {value:g}"

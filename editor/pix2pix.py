@@ -12,7 +12,10 @@ this loop does not). Regrouped, the three predictions are weighted s_T, s_I - s_
 1 - s_I, so a condition whose weight is zero is not computed at all: at s_T = s_I the
 image-only prediction drops out and each step costs two thirds. Several (s_T, s_I) pairs run
 as one batch: that is how the options grid shares one text encoding, one image encoding and
-every UNet call.
+every UNet call. `edit_batch` goes one further: several requests (other images, other
+instructions, other seeds) that share steps, scheduler and working size run through the same
+UNet calls, which is how the Ray Serve deployment (`editor/serve.py`) batches the edits of
+several people.
 """
 
 # pyright: reportAttributeAccessIssue=false, reportArgumentType=false, reportReturnType=false
@@ -24,6 +27,7 @@ from __future__ import annotations
 import copy
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
 
@@ -48,7 +52,7 @@ from .base import (
     StepCallback,
 )
 from .errors import Cancelled, EditorError, ModelNotFound
-from .grid import GridResult, contact_sheet, default_grid_scales
+from .grid import GridResult, assemble_grid, grid_scales
 from .images import to_rgb
 from .masks import edit_mask, fit_region, latent_region, region_at
 from .models import locate_model, read_repertoire, recommended_defaults
@@ -59,6 +63,24 @@ SCHEDULER_CLASSES = {
     "euler_ancestral": (EulerAncestralDiscreteScheduler, {}),  # InstructPix2Pix's own
     "dpmpp_2m": (DPMSolverMultistepScheduler, {"algorithm_type": "dpmsolver++", "solver_order": 2}),
 }
+
+
+ScalePair = tuple[float, float]  # (s_T, s_I)
+
+
+@dataclass
+class _Job:
+    """A request made ready to sample: its settings checked, its defaults filled in."""
+
+    request: EditRequest
+    pairs: list[ScalePair]
+    instruction: str
+    steps: int
+    scheduler: str
+    seed: int
+    size: tuple[int, int]  # working size (width, height)
+    region: Image.Image | None  # the person's mask at the image's size
+    confine: bool
 
 
 def choose_device(
@@ -169,9 +191,12 @@ class Pix2PixEditor:
 
     def edit(self, request: EditRequest) -> EditResult:
         """Apply the request's instruction; unset scales and steps are the model's defaults."""
-        text_scale = _default(request.text_scale, self.defaults.text_scale)
-        image_scale = _default(request.image_scale, self.defaults.image_scale)
-        return self._edit_batch(request, [(text_scale, image_scale)])[0]
+        return self.edit_batch([(request, [self.scales_of(request)])])[0][0]
+
+    def scales_of(self, request: EditRequest) -> ScalePair:
+        """The request's (s_T, s_I), the model's defaults where it leaves them unset."""
+        return (_default(request.text_scale, self.defaults.text_scale),
+                _default(request.image_scale, self.defaults.image_scale))
 
     def grid(
         self,
@@ -185,16 +210,31 @@ class Pix2PixEditor:
         model's defaults). Every cell uses the request's seed, so a cell is the image a
         single edit with its scales gives. The request's own scales are ignored.
         """
-        default_text_scales, default_image_scales = default_grid_scales(self.defaults)
-        text_scales = list(text_scales or default_text_scales)
-        image_scales = list(image_scales or default_image_scales)
+        text_scales, image_scales = grid_scales(self.defaults, text_scales, image_scales)
         pairs = [(s_t, s_i) for s_t in text_scales for s_i in image_scales]
-        results = self._edit_batch(request, pairs)
-        columns = len(image_scales)
-        rows = [results[start : start + columns] for start in range(0, len(results), columns)]
-        images = [[cell.image for cell in row] for row in rows]
-        sheet = contact_sheet(images, text_scales, image_scales)
-        return GridResult(rows, sheet, text_scales, image_scales)
+        return assemble_grid(self.edit_batch([(request, pairs)])[0], text_scales, image_scales)
+
+    def edit_batch(
+        self, jobs: Sequence[tuple[EditRequest, Sequence[ScalePair]]]
+    ) -> list[list[EditResult]]:
+        """Several requests, each at its own (s_T, s_I) pairs, one result per pair.
+
+        Requests that share steps, scheduler and working size are denoised together, in one
+        batch of UNet calls; each keeps its own image, instruction, seed and region, so its
+        results are the ones it would get alone (up to the float rounding of a larger batch).
+        Each request's `on_step` is told every step; the batch stops (`Cancelled`) only when
+        every request in it has asked to.
+        """
+        ready = [self._ready(request, pairs) for request, pairs in jobs]
+        groups: dict[tuple, list[int]] = {}
+        for index, job in enumerate(ready):
+            groups.setdefault((job.steps, job.scheduler, job.size), []).append(index)
+        results: list[list[EditResult]] = [[] for _ in ready]
+        for indices in groups.values():
+            group_results = self._edit_together([ready[index] for index in indices])
+            for index, job_results in zip(indices, group_results, strict=True):
+                results[index] = job_results
+        return results
 
     @torch.inference_mode()
     def encode_instruction(self, instruction: str) -> torch.Tensor:
@@ -224,21 +264,26 @@ class Pix2PixEditor:
         self,
         text_embeddings: torch.Tensor,
         image_latents: torch.Tensor,
-        scales: Sequence[tuple[float, float]],
+        scales: Sequence[ScalePair],
         *,
         steps: int,
-        seed: int,
+        seed: int | Sequence[int],
         scheduler: str,
-        confine: bool = False,
-        region: torch.Tensor | None = None,
+        confine: bool | Sequence[bool] = False,
+        region: torch.Tensor | None | Sequence[torch.Tensor | None] = None,
         on_step: StepCallback | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Sample one latent per (s_T, s_I) pair, all in one batch, from the same seed.
+        """Sample one latent per (s_T, s_I) pair, all in one batch.
+
+        `text_embeddings` stacks the instructions' embeddings over the empty text's (from
+        `encode_instruction`); they, `image_latents`, `seed`, `confine` and `region` are
+        either one for every pair or one per pair. Pairs with the same seed start from, and
+        draw, the same noise.
 
         Also returns each pair's relevance map (count, h, w): how much the instruction changes
-        the first step's noise prediction, which is where it acts. With `confine`, after every
-        step the latents outside that region (and outside `region`, the person's mask at
-        latent size) are put back to the input's, noised to the next step's level, as Blended
+        the first step's noise prediction, which is where it acts. A confined pair's latents
+        outside that region (and outside `region`, the person's mask at latent size) are put
+        back after every step to the input's, noised to the next step's level, as Blended
         Latent Diffusion does: a local edit cannot wander.
         """
         if scheduler not in self.schedulers:
@@ -247,9 +292,11 @@ class Pix2PixEditor:
             )
         sampler = copy.deepcopy(self.schedulers[scheduler])  # runs never share scheduler state
         sampler.set_timesteps(steps, device=self.device)
-        # One generator per pair, seeded alike: each pair starts from, and draws, the same noise.
         count = len(scales)
-        generators = [torch.Generator("cpu").manual_seed(seed) for _ in scales]
+        seeds = _per_pair(seed, count, int)
+        confined = _per_pair(confine, count, bool)
+        regions = _per_pair(region, count, (torch.Tensor, type(None)))
+        generators = [torch.Generator("cpu").manual_seed(one) for one in seeds]
         shape = (count, self.vae.config.latent_channels, *image_latents.shape[-2:])
         start_noise = randn_tensor(shape, generator=generators, device=self.device,
                                    dtype=self.dtype)
@@ -259,7 +306,9 @@ class Pix2PixEditor:
         # (image, empty text) s_I - s_T, (no image, empty text) 1 - s_I. Only the conditions
         # some pair weighs run; the first step also runs the first two, whatever their
         # weights, since their difference is the relevance map.
-        instruction, empty_text = text_embeddings.chunk(2)
+        instruction, empty_text = (half.expand(count, *half.shape[1:])
+                                   for half in text_embeddings.chunk(2))
+        image_latents = image_latents.expand(count, *image_latents.shape[1:])
         conditions = [(image_latents, instruction), (image_latents, empty_text),
                       (torch.zeros_like(image_latents), empty_text)]
         weights = torch.tensor([[s_t, s_i - s_t, 1 - s_i] for s_t, s_i in scales])
@@ -275,8 +324,8 @@ class Pix2PixEditor:
                                         sampler)
             if step == 1:
                 relevance = (noise[used.index(0)] - noise[used.index(1)]).abs().mean(dim=1)
-                if confine:
-                    keep_region = self._latent_region(relevance, region)
+                if any(confined):
+                    keep_region = self._latent_region(relevance, confined, regions)
             noise = (weights[used] * noise).sum(dim=0)
             latents = sampler.step(noise, t, latents, generator=generators).prev_sample
             if keep_region is not None:
@@ -290,21 +339,22 @@ class Pix2PixEditor:
     def _predict_noise(self, latents, t, conditions, sampler) -> torch.Tensor:
         """The UNet's prediction for every latent under each (image, text) condition, in one
         call: (conditions, count, channels, h, w)."""
-        count = len(latents)
         model_input = sampler.scale_model_input(torch.cat([latents] * len(conditions)), t)
-        images = torch.cat([image for image, _ in conditions]).repeat_interleave(count, dim=0)
-        texts = torch.cat([text for _, text in conditions]).repeat_interleave(count, dim=0)
+        images = torch.cat([image for image, _ in conditions])
+        texts = torch.cat([text for _, text in conditions])
         model_input = torch.cat([model_input, images], dim=1)
         noise = self.unet(model_input, t, encoder_hidden_states=texts).sample
-        return noise.view(len(conditions), count, *latents.shape[1:])
+        return noise.view(len(conditions), *latents.shape)
 
-    def _latent_region(self, relevance: torch.Tensor, region: torch.Tensor | None):
-        """Where each pair may change, at latent size (count, 1, h, w), from its relevance map
-        and the person's region."""
-        masks = torch.stack([latent_region(one.cpu()) for one in relevance])
-        if region is not None:
-            masks = masks * region
-        return masks[:, None].to(self.device, self.dtype)
+    def _latent_region(self, relevance: torch.Tensor, confined: list[bool],
+                       regions: list[torch.Tensor | None]) -> torch.Tensor:
+        """Where each pair may change, at latent size (count, 1, h, w): everywhere for a pair
+        that is not confined, else from its relevance map and the person's region."""
+        masks = []
+        for one, confine, region in zip(relevance.cpu(), confined, regions, strict=True):
+            mask = latent_region(one) if confine else torch.ones_like(one)
+            masks.append(mask if region is None else mask * region)
+        return torch.stack(masks)[:, None].to(self.device, self.dtype)
 
     @torch.inference_mode()
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
@@ -312,59 +362,98 @@ class Pix2PixEditor:
         images = self.vae.decode(latents / self.vae.config.scaling_factor).sample
         return self.image_processor.postprocess(images, output_type="pt")
 
-    def _edit_batch(
-        self, request: EditRequest, scales: list[tuple[float, float]]
-    ) -> list[EditResult]:
-        """Encode once, denoise every (s_T, s_I) pair in one batch, decode; one result each."""
+    def _ready(self, request: EditRequest, pairs: Sequence[ScalePair]) -> _Job:
+        """Check a request and fill in the model's defaults; raises `EditorError`."""
         instruction = request.instruction.strip()
         if not instruction:
             raise EditorError("The instruction is empty; say what to change, e.g. 'make it snowy'.")
-        if any(scale < 0 for pair in scales for scale in pair):
+        if any(scale < 0 for pair in pairs for scale in pair):
             raise EditorError("Guidance scales must be 0 or more; raise the negative one.")
         steps = _default(request.steps, self.defaults.steps)
         if steps < 1:
             raise EditorError(f"Steps must be at least 1, not {steps}.")
-        scheduler = request.scheduler or self.defaults.scheduler
-        seed = request.seed if request.seed is not None else secrets.randbelow(2**32)
-        size = working_size(request.image.size, self.defaults.size, self.vae_scale_factor)
         region = None if request.region is None else fit_region(request.region,
                                                                  request.image.size)
-        confine = request.confine or region is not None
-
-        start = perf_counter()
-        text_embeddings = self.encode_instruction(instruction)
-        image_latents = self.encode_image(to_rgb(request.image), size)
-        encoded = perf_counter()
-        latent_size = tuple(image_latents.shape[-1:-3:-1])
-        latents, relevance = self.denoise(
-            text_embeddings,
-            image_latents,
-            scales,
+        return _Job(
+            request=request,
+            pairs=list(pairs),
+            instruction=instruction,
             steps=steps,
-            seed=seed,
-            scheduler=scheduler,
-            confine=confine,
-            region=None if region is None else region_at(region, latent_size),
-            on_step=request.on_step,
+            scheduler=request.scheduler or self.defaults.scheduler,
+            seed=request.seed if request.seed is not None else secrets.randbelow(2**32),
+            size=working_size(request.image.size, self.defaults.size, self.vae_scale_factor),
+            region=region,
+            confine=request.confine or region is not None,
+        )
+
+    def _edit_together(self, jobs: list[_Job]) -> list[list[EditResult]]:
+        """Encode each job, denoise every job's pairs in one batch, decode each job."""
+        start = perf_counter()
+        texts = [self.encode_instruction(job.instruction) for job in jobs]
+        images = [self.encode_image(to_rgb(job.request.image), job.size) for job in jobs]
+        encoded = perf_counter()
+        latent_size = tuple(images[0].shape[-1:-3:-1])
+        # One batch item per (job, pair).
+        counts = [len(job.pairs) for job in jobs]
+
+        def per_pair(values: list) -> list:
+            return [value for value, count in zip(values, counts, strict=True)
+                    for _ in range(count)]
+
+        def stacked(tensors: list[torch.Tensor]) -> torch.Tensor:
+            return torch.cat([one.expand(count, *one.shape[1:])
+                              for one, count in zip(tensors, counts, strict=True)])
+
+        instructions, empty_texts = zip(*(text.chunk(2) for text in texts), strict=True)
+        cancelled = [False] * len(jobs)
+
+        def on_step(step: int, total: int) -> bool:
+            for index, job in enumerate(jobs):
+                if not cancelled[index] and job.request.on_step is not None:
+                    cancelled[index] = job.request.on_step(step, total) is False
+            return not all(cancelled)
+
+        latents, relevance = self.denoise(
+            torch.cat([stacked(list(instructions)), stacked(list(empty_texts))]),
+            stacked(images),
+            [pair for job in jobs for pair in job.pairs],
+            steps=jobs[0].steps,
+            seed=per_pair([job.seed for job in jobs]),
+            scheduler=jobs[0].scheduler,
+            confine=per_pair([job.confine for job in jobs]),
+            region=per_pair([None if job.region is None else region_at(job.region, latent_size)
+                             for job in jobs]),
+            on_step=on_step if any(job.request.on_step for job in jobs) else None,
         )
         denoised = perf_counter()
+        results = []
+        ends = np.cumsum(counts).tolist()
+        for job, image_latents, end in zip(jobs, images, ends, strict=True):
+            begin = end - len(job.pairs)
+            decoding = perf_counter()
+            job_results = self._results(job, image_latents, latents[begin:end],
+                                        relevance[begin:end])
+            # The batch's encoding and denoising are shared; decoding is each job's own.
+            timings = {"encode": encoded - start, "denoise": denoised - encoded,
+                       "decode": perf_counter() - decoding}
+            timings["total"] = sum(timings.values())
+            for result in job_results:
+                result.timings = dict(timings)
+            results.append(job_results)
+        return results
+
+    def _results(self, job: _Job, image_latents: torch.Tensor, latents: torch.Tensor,
+                 relevance: torch.Tensor) -> list[EditResult]:
+        """Decode one job's latents beside its input, and describe each result."""
         # The input decoded beside the results: the picture as the model sees it, which the
         # full-size composite maps from.
         scaled_input = image_latents * self.vae.config.scaling_factor
         *outputs, seen = self.image_processor.pt_to_numpy(
             self.decode(torch.cat([latents, scaled_input])))
-        masks = [final_mask(one, output, seen, confine, region)
+        masks = [final_mask(one, output, seen, job.confine, job.region)
                  for one, output in zip(relevance.cpu(), outputs, strict=True)]
         images = self.image_processor.numpy_to_pil(np.stack(outputs))
         seen = self.image_processor.numpy_to_pil(seen[None])[0]
-        done = perf_counter()
-
-        timings = {
-            "encode": encoded - start,
-            "denoise": denoised - encoded,
-            "decode": done - denoised,
-            "total": done - start,
-        }
         return [
             EditResult(
                 image=image,
@@ -372,18 +461,18 @@ class Pix2PixEditor:
                 mask=mask,
                 model_id=self.model_id,
                 revision=self.revision,
-                scheduler=scheduler,
-                steps=steps,
-                seed=seed,
+                scheduler=job.scheduler,
+                steps=job.steps,
+                seed=job.seed,
                 text_scale=float(text_scale),
                 image_scale=float(image_scale),
-                width=size[0],
-                height=size[1],
+                width=job.size[0],
+                height=job.size[1],
                 device=str(self.device),
                 dtype=str(self.dtype).removeprefix("torch."),
-                timings=dict(timings),
             )
-            for image, mask, (text_scale, image_scale) in zip(images, masks, scales, strict=True)
+            for image, mask, (text_scale, image_scale) in zip(images, masks, job.pairs,
+                                                               strict=True)
         ]
 
 
@@ -399,6 +488,14 @@ def final_mask(
     if region is not None:
         mask = mask * region_at(region, (width, height))
     return Image.fromarray((mask * 255).round().to(torch.uint8).numpy(), mode="L")
+
+
+def _per_pair(value, count: int, kind) -> list:
+    """`value` for each of `count` pairs: itself if it is one of `kind`, else its items."""
+    values = [value] * count if isinstance(value, kind) else list(value)
+    if len(values) != count:
+        raise ValueError(f"Expected one value or {count}, got {len(values)}.")
+    return values
 
 
 def _default(value, default):

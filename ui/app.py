@@ -22,6 +22,7 @@ from agent.turn import Agent
 
 from . import chat, history_panel, image_panel, sidebar
 from .config import AppConfig, read_config
+from .login import LoginMissing, check_login_setting, current_owner
 from .resources import tab_agent
 
 
@@ -30,7 +31,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     st.set_page_config(page_title="pixchat", page_icon="🖼️", layout="wide")
     config = read_config(sys.argv[1:] if argv is None else argv)
     try:
-        agent, warnings = tab_agent(config)
+        check_login_setting(config.login, config.serve_many)
+    except LoginMissing as error:
+        st.error(str(error))
+        return
+    owner = current_owner(config)
+    if owner is None:
+        return
+    try:
+        agent, warnings = tab_agent(config, owner)
     except USER_ERRORS as error:
         st.error(str(error))
         return

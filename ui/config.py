@@ -3,6 +3,8 @@
     streamlit run streamlit_app.py -- --model ip2p --interpreter vlm:HuggingFaceTB/SmolVLM-Instruct
     streamlit run streamlit_app.py -- --model kontext --objects sam-inpaint
     PIXCHAT_MODEL=ip2p PIXCHAT_DATA=/srv/pixchat streamlit run streamlit_app.py
+    streamlit run streamlit_app.py -- --serve-many --login header:X-Forwarded-Email \
+        --editor-url http://127.0.0.1:8000/editor --db postgresql+psycopg://...
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ class AppConfig:
     interpreter: str  # rules, or vlm:<hub id or folder>
     db: str | None  # SQLAlchemy URL of the session store (None: SQLite in the data folder)
     data: str | None  # folder of the database and the image files (None: ~/.pixchat)
-    owner: str  # whose sessions the app shows
+    owner: str  # whose sessions the app shows when there is no login
     objects: str | None = None  # a grounded model for "replace/remove the X" (sam-inpaint)
+    editor_url: str | None = None  # the editor service (editor/serve.py); None: in process
+    login: str = "none"  # none, oidc or header:NAME (ui/login.py)
+    serve_many: bool = False  # serves several people: a login is required
 
 
 def read_config(argv: Sequence[str]) -> AppConfig:
@@ -32,6 +37,10 @@ def read_config(argv: Sequence[str]) -> AppConfig:
     parser.add_argument("--data", default=os.environ.get("PIXCHAT_DATA"))
     parser.add_argument("--owner", default=os.environ.get("PIXCHAT_OWNER", "local"))
     parser.add_argument("--objects", default=os.environ.get("PIXCHAT_OBJECTS"))
+    parser.add_argument("--editor-url", default=os.environ.get("PIXCHAT_EDITOR_URL"))
+    parser.add_argument("--login", default=os.environ.get("PIXCHAT_LOGIN", "none"))
+    parser.add_argument("--serve-many", action="store_true",
+                        default=os.environ.get("PIXCHAT_MULTI_USER", "") not in ("", "0"))
     known, _ = parser.parse_known_args(argv)  # Streamlit and test runners add their own
     return AppConfig(known.model, known.interpreter, known.db, known.data, known.owner,
-                     known.objects)
+                     known.objects, known.editor_url, known.login, known.serve_many)

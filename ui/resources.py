@@ -24,10 +24,11 @@ if TYPE_CHECKING:
 
 
 @st.cache_resource(show_spinner="Loading the editor model…")
-def shared_editor(model: str) -> tuple[Editor, tuple[str, ...]]:
-    """The editor model (the demo model when `model` is missing) and the warnings on the way."""
+def shared_editor(model: str, url: str | None = None) -> tuple[Editor, tuple[str, ...]]:
+    """The editor model (the demo model when `model` is missing), or the editor service at
+    `url`, and the warnings on the way."""
     warnings: list[str] = []
-    return open_editor(model, warnings.append), tuple(warnings)
+    return open_editor(model, warnings.append, url=url), tuple(warnings)
 
 
 @st.cache_resource(show_spinner="Loading the object finder and inpainter…")
@@ -39,9 +40,9 @@ def shared_objects(name: str | None) -> tuple[GroundedInpaintEditor | None, tupl
 
 
 @st.cache_resource(show_spinner="Loading the interpreter…")
-def shared_interpreter(spec: str, model: str) -> Interpreter:
-    """The interpreter `spec`, suggesting scales for the editor `model`."""
-    editor, _ = shared_editor(model)
+def shared_interpreter(spec: str, model: str, url: str | None = None) -> Interpreter:
+    """The interpreter `spec`, suggesting scales for the editor `model` (or at `url`)."""
+    editor, _ = shared_editor(model, url)
     return load_interpreter(spec, editor.defaults)
 
 
@@ -50,16 +51,17 @@ def shared_store(url: str | None, data: str | None) -> SessionStore:
     return SessionStore(url, data)
 
 
-def tab_agent(config: AppConfig) -> tuple[Agent, tuple[str, ...]]:
-    """This browser tab's `Agent`, and the warnings from loading its model."""
-    editor, warnings = shared_editor(config.model)
+def tab_agent(config: AppConfig, owner: str) -> tuple[Agent, tuple[str, ...]]:
+    """This browser tab's `Agent` for `owner`, and the warnings from loading its models."""
+    editor, warnings = shared_editor(config.model, config.editor_url)
     objects, object_warnings = shared_objects(config.objects)
-    if "agent" not in st.session_state:
+    agent = st.session_state.get("agent")
+    if agent is None or agent.owner != owner:  # a new tab, or another person logged in
         st.session_state.agent = Agent(
             store=shared_store(config.db, config.data),
             editor=editor,
-            interpreter=shared_interpreter(config.interpreter, config.model),
-            owner=config.owner,
+            interpreter=shared_interpreter(config.interpreter, config.model, config.editor_url),
+            owner=owner,
             objects=objects,
         )
     return st.session_state.agent, warnings + object_warnings

@@ -74,8 +74,9 @@ def _sessions(agent: Agent) -> SessionInfo | None:
 def _model(agent: Agent, config: AppConfig) -> None:
     device = str(agent.editor.device).split(":")[0]
     device = "GPU" if device == "cuda" else device.upper()
+    where = f" on the editor service at {config.editor_url}" if config.editor_url else ""
     st.caption(f"Editor model: **{agent.editor.model_id}** · interpreter: "
-               f"**{config.interpreter}** · device: **{device}**")
+               f"**{config.interpreter}** · device: **{device}**{where}")
     if agent.editor.model_id == "demo":
         st.info(DEMO_NOTE)
 
