@@ -2,7 +2,7 @@
 
     python benchmarks/reliability.py                  # the small size, which CI runs
     python benchmarks/reliability.py --size full      # the full size, run by hand
-    python benchmarks/reliability.py --part kills --part images
+    python benchmarks/reliability.py --part kills --part images --backend sqlite
 
 Parts:
 
@@ -131,9 +131,14 @@ def postgres_schema(base_url: str) -> Iterator[str]:
         admin.dispose()
 
 
-def backends(work: Path, pg_url: str | None) -> Iterator[tuple[str, str | None]]:
-    """("SQLite", its URL), then ("PostgreSQL", a fresh schema's URL, or None: no server)."""
-    yield "SQLite", f"sqlite:///{work / 'pixchat.db'}"
+def backends(work: Path, pg_url: str | None, only: str | None = None
+             ) -> Iterator[tuple[str, str | None]]:
+    """("SQLite", its URL), then ("PostgreSQL", a fresh schema's URL, or None: no server);
+    `only` names one of the two."""
+    if only in (None, "sqlite"):
+        yield "SQLite", f"sqlite:///{work / 'pixchat.db'}"
+    if only == "sqlite":
+        return
     if pg_url is None:
         yield "PostgreSQL", None
         return
@@ -215,8 +220,9 @@ def commit_forever(url: str, data_dir: Path, session_id: str, report: int, seed:
             os.write(report, f"{head}\n".encode())
 
 
-def kill_part(size: Size, work: Path, pg_url: str | None, rng: random.Random) -> None:
-    for name, url in backends(work / "kills", pg_url):
+def kill_part(size: Size, work: Path, pg_url: str | None, rng: random.Random,
+              only: str | None = None) -> None:
+    for name, url in backends(work / "kills", pg_url, only):
         if url is None:
             figure(f"kill -9 during commits, {name}", "skipped (no server: set "
                    "PIXCHAT_TEST_PG_URL or --pg)")
@@ -404,13 +410,14 @@ def chat_worker(url: str, data_dir: Path, session_id: str, turns: int, seed: int
     out.write_text(json.dumps(seen))
 
 
-def contention_part(size: Size, work: Path, pg_url: str | None) -> None:
+def contention_part(size: Size, work: Path, pg_url: str | None, only: str | None = None
+                    ) -> None:
     import agent.turn  # noqa: F401  (once, here: the forked workers share it)
 
     editor = "the embedded demo model" if size.demo_editor else \
         "a stand-in editor (CheapEditor: the store and agent are real)"
     figure("contention, editor", editor)
-    for name, url in backends(work / "contention", pg_url):
+    for name, url in backends(work / "contention", pg_url, only):
         processes, turns = size.sqlite_chat if name == "SQLite" else size.postgres_chat
         label = f"contention, {name}, {processes} processes × {turns} chat turns"
         if url is None:
@@ -660,8 +667,8 @@ def public_methods() -> list[str]:
                   if not name.startswith("_"))
 
 
-def isolation_part(work: Path, pg_url: str | None) -> None:
-    for name, url in backends(work / "isolation", pg_url):
+def isolation_part(work: Path, pg_url: str | None, only: str | None = None) -> None:
+    for name, url in backends(work / "isolation", pg_url, only):
         if url is None:
             figure(f"isolation, {name}", "skipped (no server: set PIXCHAT_TEST_PG_URL or --pg)")
             continue
@@ -946,6 +953,8 @@ def main() -> None:
     parser.add_argument("--pg", default=os.environ.get("PIXCHAT_TEST_PG_URL"),
                         help="a PostgreSQL server's SQLAlchemy URL (default: "
                         "$PIXCHAT_TEST_PG_URL); without one the PostgreSQL parts are skipped")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"),
+                        help="only this database (default: both)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     size = SIZES[args.size]
@@ -960,15 +969,15 @@ def main() -> None:
         for part in args.part or PARTS:
             (work / part).mkdir(exist_ok=True)
             if part == "kills":
-                kill_part(size, work / part, args.pg, rng)
+                kill_part(size, work / part, args.pg, rng, args.backend)
             elif part == "contention":
-                contention_part(size, work / part, args.pg)
+                contention_part(size, work / part, args.pg, args.backend)
             elif part == "images":
                 images_part(work / part)
             elif part == "chat":
                 chat_part(work / part)
             elif part == "isolation":
-                isolation_part(work / part, args.pg)
+                isolation_part(work / part, args.pg, args.backend)
             else:
                 disk_part(size, work / part)
     figure("seconds in all", elapsed())
