@@ -98,9 +98,11 @@ def run_say(args: argparse.Namespace) -> int:
 
 
 def run_interpret(args: argparse.Namespace) -> int:
+    from .command import clean_message  # pydantic loads only here
+
     image = load_image(args.image) if args.image else None
     interpreter = open_interpreter(args.interpreter, args.model, warn=warn)
-    command = interpreter.interpret(args.text, image)
+    command = interpreter.interpret(clean_message(args.text), image)
     if args.json:
         print(command.model_dump_json(indent=2))
     else:

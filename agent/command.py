@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -47,6 +48,14 @@ class ScaleLimits:
 DEFAULT_LIMITS = ScaleLimits()
 
 
+def clean_message(text: str) -> str:
+    """`text` as it can be kept and shown anywhere: control characters other than new lines
+    and tabs dropped, and bytes that were not UTF-8 (lone surrogates, as Python reads them
+    from a command line) replaced by "\ufffd"."""
+    text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", "", text)
+    return re.sub(r"[\ud800-\udfff]", "\ufffd", text)
+
+
 class Command(BaseModel):
     """What one chat turn asks for, validated; scales of None mean the model's defaults.
 
@@ -70,8 +79,8 @@ class Command(BaseModel):
 
     @field_validator("instruction", "rationale")
     @classmethod
-    def _strip(cls, value: str) -> str:
-        return value.strip()
+    def _clean(cls, value: str) -> str:
+        return clean_message(value).strip()
 
     @field_validator("text_scale", "image_scale")
     @classmethod

@@ -37,7 +37,7 @@ from editor.images import load_image, to_png_bytes
 from memory import History, NodeInfo, NotFound, SessionStore
 
 from .checks import Drift, has_acted, has_drifted, is_better, measure_drift, retry_image_scale
-from .command import DEFAULT_LIMITS, Command, ScaleLimits, Turn
+from .command import DEFAULT_LIMITS, Command, ScaleLimits, Turn, clean_message
 from .errors import AgentError
 from .interpret import Interpreter
 from .numbers import scale_text
@@ -295,6 +295,7 @@ def run_turn(
     `region` is a mask the person drew (white = may change): an edit stays inside it.
     """
     agent.store.history(agent.owner, session_id)  # unknown session or owner: fail before work
+    text = clean_message(text)
     thread_id = f"{session_id}:{uuid.uuid4().hex}"
     agent.scratch[thread_id] = {"region": region}
     state: TurnState = {"session_id": session_id, "text": text}
@@ -433,11 +434,24 @@ def _image_scale(agent: Agent, command: Command) -> float | None:
 
 
 def _grid_scales(agent: Agent, command: Command) -> tuple[list[float], list[float]]:
-    """A 3×3 spread around the command's scales (the model's defaults when it has none)."""
+    """A 3×3 spread around the command's scales (the model's defaults when it has none),
+    moved as a whole to lie within the agent's limits: options after "stronger, stronger"
+    at s_T 15 are 5, 10 and 15, not 10, 15 and 20."""
     defaults = agent.editor.defaults
     centre = replace(defaults, text_scale=_text_scale(agent, command),
                      image_scale=_image_scale(agent, command) or 0.0)
-    return default_grid_scales(centre)
+    text_scales, image_scales = default_grid_scales(centre)
+    return _fit(text_scales, agent.limits.text_scale), _fit(image_scales, agent.limits.image_scale)
+
+
+def _fit(values: list[float], limits: tuple[float, float]) -> list[float]:
+    """`values` shifted together into `limits` (and clamped, if they spread wider); none for a
+    model without that scale."""
+    if not values:
+        return values
+    low, high = limits
+    shift = max(0.0, low - min(values)) - max(0.0, max(values) - high)
+    return [round(min(max(value + shift, low), high), 2) for value in values]
 
 
 def _drift_metrics(agent, state, composite: Composite, parent,

@@ -118,7 +118,7 @@ def _first_json_object(answer: str) -> dict[str, Any] | None:
     for brace in re.finditer(r"\{", answer):
         try:
             value, _ = decoder.raw_decode(answer, brace.start())
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # not JSON, or nested past Python's stack
             continue
         if isinstance(value, dict):
             return value

@@ -6,6 +6,10 @@ or raises `ImageError` with one sentence that says what is wrong and what to do.
 
 Transparency: alpha is composited on white, since the editors work on RGB. A transparent
 logo therefore comes back on a white background.
+
+A file that starts like a format pixchat reads but does not decode is called damaged; one of a
+format it does not read (SVG, HEIC, AVIF, PDF) is named, with what to export instead.
+`benchmarks/reliability.py` feeds this function well over a hundred kinds of bad files.
 """
 
 from __future__ import annotations
@@ -19,6 +23,13 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 DEFAULT_MAX_PIXELS = 40_000_000
 MIN_SIDE = 8
 FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
+# How the formats pixchat reads begin (WebP: RIFF, then its size, then WEBP).
+SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00",
+              b"MM\x00*")
+# What an ISO media file (HEIC, AVIF) names itself after its "ftyp" box header.
+ISO_BRANDS = {b"heic": "a HEIC photo", b"heix": "a HEIC photo", b"hevc": "a HEIC photo",
+              b"mif1": "a HEIF picture", b"msf1": "a HEIF picture", b"avif": "an AVIF picture",
+              b"avis": "an AVIF picture"}
 
 
 class ImageError(ValueError):
@@ -34,12 +45,16 @@ def load_image(
     """Decode `source` (a path or the file's bytes) into an RGB image, checking it first."""
     name = Path(source).name if isinstance(source, str | Path) else "the upload"
     data = _read_bytes(source, name)
+    damaged = f"{name} is damaged or cut short; export it again and re-upload."
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's "Truncated File Read" and the like
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=FORMATS)
             # The header is read, the pixels are not: check the size before decoding.
             _check_size(image.size, name, max_pixels, min_side)
+            if _too_short_for_its_size(image, len(data)):
+                raise ImageError(damaged)
             image.seek(0)  # first frame of an animation
             image.load()
     except ImageError:
@@ -47,14 +62,9 @@ def load_image(
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(f"{name} is above the pixel limit; downscale it first.") from None
     except UnidentifiedImageError:
-        raise ImageError(
-            f"{name} is not an image pixchat can read; use a PNG, JPEG, WebP, GIF, BMP or "
-            "TIFF file."
-        ) from None
+        raise ImageError(_unreadable(data, name, damaged)) from None
     except (OSError, SyntaxError, ValueError):
-        raise ImageError(
-            f"{name} is damaged or cut short; export it again and re-upload."
-        ) from None
+        raise ImageError(damaged) from None
     image = ImageOps.exif_transpose(image)
     _check_size(image.size, name, max_pixels, min_side)
     return to_rgb(image)
@@ -100,6 +110,29 @@ def _read_bytes(source: str | Path | bytes, name: str) -> bytes:
     if not data:
         raise ImageError(f"{name} is empty (0 bytes); choose the image file again.")
     return data
+
+
+def _unreadable(data: bytes, name: str, damaged: str) -> str:
+    """Why Pillow could not identify `data`: damaged, of a named format pixchat does not
+    read, or no image at all."""
+    head = data[:1024].lstrip().lower()
+    if data.startswith(SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
+        return damaged
+    if data[4:8] == b"ftyp" and (kind := ISO_BRANDS.get(data[8:12])):
+        return f"{name} is {kind}, which pixchat cannot read; export it as JPEG or PNG first."
+    if head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in head):
+        return f"{name} is an SVG drawing, which pixchat cannot read; export it as PNG first."
+    if data.startswith(b"%PDF"):
+        return f"{name} is a PDF document, not a picture; export the page as PNG or JPEG first."
+    return (f"{name} is not an image pixchat can read; use a PNG, JPEG, WebP, GIF, BMP or "
+            "TIFF file.")
+
+
+def _too_short_for_its_size(image: Image.Image, byte_count: int) -> bool:
+    """A JPEG too small to hold its pixels: its decoder fills what is missing with grey
+    instead of failing. Every 8×8 block of a JPEG takes at least one bit."""
+    width, height = image.size
+    return image.format in ("JPEG", "MPO") and byte_count * 8 < -(-width // 8) * -(-height // 8)
 
 
 def _check_size(size: tuple[int, int], name: str, max_pixels: int, min_side: int) -> None:

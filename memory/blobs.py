@@ -25,7 +25,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .errors import NotFound
+from .errors import NotFound, StoreError
 from .models import BlobRow
 
 
@@ -61,14 +61,23 @@ class FileBlobStore:
         path = self.path(sha256)
         if path.exists():
             return sha256
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-        _fsync_folder(path.parent)
+        temporary = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, path)
+            _fsync_folder(path.parent)
+        except OSError as error:  # a full disk, a read-only folder: no row will point here
+            if temporary is not None:
+                Path(temporary).unlink(missing_ok=True)
+            raise StoreError(
+                f"Cannot write an image to {self.root} ({error.strerror}); free some disk space "
+                "or make the data folder writable, then try again: nothing was changed."
+            ) from None
         return sha256
 
     def get(self, db: Session, sha256: str) -> bytes:
@@ -82,14 +91,20 @@ class FileBlobStore:
 
     def remove_unreferenced(self, db: Session, referenced: set[str]) -> int:
         removed = 0
-        for path in self.root.glob("*/*/*.png"):
-            if path.stem not in referenced:
+        try:
+            for path in self.root.glob("*/*/*.png"):
+                if path.stem not in referenced:
+                    path.unlink()
+                    removed += 1
+            # Half-written files of a process that was killed mid-write: no writer is active
+            # now, since writers hold the same lock as this call.
+            for path in self.root.glob("*/*/*.tmp"):
                 path.unlink()
-                removed += 1
-        # Half-written files of a process that was killed mid-write: no writer is active
-        # now, since writers hold the same lock as this call.
-        for path in self.root.glob("*/*/*.tmp"):
-            path.unlink()
+        except OSError as error:
+            raise StoreError(
+                f"Cannot remove unused images from {self.root} ({error.strerror}); make the "
+                "data folder writable and run pixchat gc again."
+            ) from None
         return removed
 
 

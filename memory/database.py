@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
@@ -36,11 +37,22 @@ def open_database(url: str, lock_timeout: float) -> Engine:
             f"{url!r} is not a database URL pixchat can use ({error}); give a SQLAlchemy URL "
             "such as sqlite:///pixchat.db or postgresql+psycopg://user@host/db."
         ) from None
+    except OSError as error:  # the SQLite file's folder could not be made
+        raise StoreError(
+            f"Cannot make the folder for {url} ({error.strerror}); choose a writable --data "
+            "folder or --db."
+        ) from None
     try:
         upgrade_schema(engine)
     except SQLAlchemyError as error:
         engine.dispose()
         shown = parsed.render_as_string(hide_password=True)
+        folder = Path(parsed.database or ".").expanduser().parent
+        if parsed.get_backend_name() == "sqlite" and not os.access(folder, os.W_OK):
+            raise StoreError(
+                f"Cannot open the database {shown} ({reason(error)}): its folder {folder} is "
+                "read-only; make it writable, or choose another --data folder."
+            ) from None
         raise StoreError(
             f"Cannot open the database {shown} ({reason(error)}); check --db or PIXCHAT_DB."
         ) from None

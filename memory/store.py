@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import secrets
 import zipfile
 from collections.abc import Callable, Iterator
@@ -34,7 +35,7 @@ from typing import Any, Literal
 from PIL import Image
 from pydantic import ValidationError
 from sqlalchemy import Row, delete, func, select, text, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -60,6 +61,9 @@ DEFAULT_LOCK_TIMEOUT = 10.0
 MAX_TITLE_LENGTH = 200
 IMPORTED = " (imported)"  # added to an imported session's title
 MAX_ARCHIVE_IMAGE_BYTES = 512 * 1024 * 1024
+# What session ids are made of: hex now (`new_session_id`), URL-safe base64 before. Anything
+# else (a path, an SQL fragment) is refused before it reaches a query.
+SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 def default_data_dir() -> Path:
@@ -331,13 +335,26 @@ class SessionStore:
             with Session(self._writer if write else self._engine) as db, db.begin():
                 yield db
         except OperationalError as error:
-            if "locked" in str(error.orig):
+            problem = reason(error)
+            if "locked" in problem:
                 raise Busy(
                     f"The database stayed locked by another program for {self.lock_timeout:g} s;"
                     " try again when it has finished."
                 ) from None
+            if any(word in problem for word in ("full", "readonly", "read-only", "I/O")):
+                raise StoreError(
+                    f"The database cannot be written ({problem}); free some disk space or make "
+                    "the data folder writable, then try again: nothing was changed."
+                ) from None
             raise StoreError(
-                f"The database failed ({reason(error)}); check that it is reachable."
+                f"The database failed ({problem}); check that it is reachable."
+            ) from None
+        except (DataError, UnicodeEncodeError) as error:
+            # a NUL character (PostgreSQL keeps none), a byte that is not UTF-8, a number
+            # beyond the column's range
+            problem = reason(error) if isinstance(error, DataError) else "text that is not UTF-8"
+            raise StoreError(
+                f"The database refused a value ({problem}); nothing was changed."
             ) from None
         except StaleDataError:
             raise Busy(
@@ -406,6 +423,9 @@ def _open_blob_store(kind: str, data_dir: Path) -> BlobStore:
 
 def _owned_session(db: Session, owner: str, session_id: str, *, lock: bool = False) -> SessionRow:
     """The session row, refused unless `owner` owns it; `lock` holds it until commit."""
+    if not SESSION_ID.fullmatch(session_id):
+        shown = session_id if len(session_id) <= 40 else f"{session_id[:40]}…"
+        raise NotFound(f"{shown!r} is not a session id; use one that pixchat sessions lists.")
     query = select(SessionRow).where(SessionRow.id == session_id)
     session = db.scalar(query.with_for_update() if lock else query)
     if session is None:

@@ -92,11 +92,18 @@ def test_reads_from_a_path(tmp_path):
     "data, words",
     [
         (b"", "empty"),
-        (b"%PDF-1.4 this is not a picture", "not an image"),
+        (b"make it winter\n", "not an image pixchat can read"),
+        (b"%PDF-1.4 this is not a picture", "is a PDF document, not a picture"),
+        (b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>',
+         "is an SVG drawing, which pixchat cannot read"),
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic",
+         "is a HEIC photo, which pixchat cannot read; export it as JPEG"),
         (encode(noise(64, 64), "PNG")[:2000], "damaged"),
+        (encode(noise(64, 64), "PNG")[:20], "damaged"),  # too short for Pillow to name it
         (encode(Image.new("RGB", (1, 1)), "PNG"), "at least"),
     ],
-    ids=["empty", "not-an-image", "truncated", "one-pixel"],
+    ids=["empty", "not-an-image", "pdf", "svg", "heic", "truncated", "cut-in-its-header",
+         "one-pixel"],
 )
 def test_bad_files_get_one_sentence(data, words):
     with pytest.raises(ImageError) as caught:
@@ -122,6 +129,18 @@ def test_pixel_limit_is_checked_before_decoding():
         load_image(png_header_claiming(7_000, 7_000))
     with pytest.raises(ImageError, match="above the 2 MP limit"):
         load_image(png_header_claiming(2_000, 2_000), max_pixels=2_000_000)
+
+
+def test_a_jpeg_too_small_for_its_size_is_damaged_not_grey():
+    # Its frame claims 600×600 over one 8×8 block of data; the decoder would fill the rest
+    # with grey instead of failing.
+    data = bytearray(encode(Image.new("RGB", (8, 8), (90, 90, 90)), "JPEG"))
+    frame = data.find(b"\xff\xc0")
+    data[frame + 5:frame + 9] = struct.pack(">HH", 600, 600)
+    with pytest.raises(ImageError, match="damaged or cut short"):
+        load_image(bytes(data))
+    flat = encode(Image.new("RGB", (600, 600), (90, 90, 90)), "JPEG", optimize=True)
+    assert load_image(flat).size == (600, 600)  # a real flat JPEG of that size is fine
 
 
 def test_decompression_bombs_are_refused():

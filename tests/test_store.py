@@ -396,6 +396,26 @@ def test_unknown_session_and_node_are_one_clear_sentence(store: SessionStore) ->
     assert len(store.history(OWNER, session.id).nodes) == 1
 
 
+@pytest.mark.parametrize("session_id", ["../../etc/passwd", "' OR '1'='1", "%", "", "\x00",
+                                        "x" * 1000])
+def test_a_session_id_that_is_a_path_or_sql_is_refused(store: SessionStore, session_id) -> None:
+    store.create_session(OWNER, ORIGINAL)
+    with pytest.raises(NotFound, match=r"is not a session id; use one that pixchat sessions "
+                                       r"lists\.$"):
+        store.history(OWNER, session_id)
+
+
+def test_text_no_database_can_keep_is_one_sentence_and_stores_nothing(store: SessionStore):
+    session = store.create_session(OWNER, ORIGINAL)
+    with pytest.raises(StoreError, match=r"^The database refused a value \(text that is not "
+                                         r"UTF-8\); nothing was changed\.$"):
+        store.add_message(OWNER, session.id, "user", "make it \udcff darker")
+    with pytest.raises(StoreError, match="nothing was changed"):
+        store.commit_edit(OWNER, session.id, session.root_id, WINTER, chat_text="\ud800")
+    assert store.messages(OWNER, session.id) == []
+    assert len(store.history(OWNER, session.id).nodes) == 1
+
+
 # --- images ----------------------------------------------------------------------------
 
 
