@@ -49,6 +49,12 @@ class EditRequest:
     confine: bool = False
     region: Image.Image | None = None  # the person's mask, white = may change; implies confine
 
+    def scales(self, defaults: ModelDefaults) -> tuple[float, float]:
+        """(s_T, s_I): the request's own, the model's `defaults` where it leaves them unset
+        (0 is a real value)."""
+        return (defaults.text_scale if self.text_scale is None else self.text_scale,
+                defaults.image_scale if self.image_scale is None else self.image_scale)
+
 
 @dataclass
 class EditResult:

@@ -191,12 +191,7 @@ class Pix2PixEditor:
 
     def edit(self, request: EditRequest) -> EditResult:
         """Apply the request's instruction; unset scales and steps are the model's defaults."""
-        return self.edit_batch([(request, [self.scales_of(request)])])[0][0]
-
-    def scales_of(self, request: EditRequest) -> ScalePair:
-        """The request's (s_T, s_I), the model's defaults where it leaves them unset."""
-        return (_default(request.text_scale, self.defaults.text_scale),
-                _default(request.image_scale, self.defaults.image_scale))
+        return self.edit_batch([(request, [request.scales(self.defaults)])])[0][0]
 
     def grid(
         self,

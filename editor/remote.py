@@ -62,10 +62,7 @@ class RemoteEditor:
         self._repertoires: dict[str, dict | None] = {}
 
     def edit(self, request: EditRequest) -> EditResult:
-        text_scale, image_scale = request.text_scale, request.image_scale
-        pair = (self.defaults.text_scale if text_scale is None else text_scale,
-                self.defaults.image_scale if image_scale is None else image_scale)
-        return self._edit(request, [pair])[0]
+        return self._edit(request, [request.scales(self.defaults)])[0]
 
     def grid(self, request: EditRequest, text_scales: Sequence[float] | None = None,
              image_scales: Sequence[float] | None = None) -> GridResult:

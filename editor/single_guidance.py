@@ -121,9 +121,7 @@ class SingleGuidanceEditor:
 
     def edit(self, request: EditRequest) -> EditResult:
         """Apply the request's instruction; unset scale and steps are the model's defaults."""
-        text_scale = request.text_scale
-        return self._edit_one(request, self.defaults.text_scale if text_scale is None
-                              else text_scale)
+        return self._edit_one(request, request.scales(self.defaults)[0])
 
     def grid(self, request: EditRequest, text_scales: Sequence[float] | None = None,
              image_scales: Sequence[float] | None = None) -> GridResult:
