@@ -229,7 +229,14 @@ def configured_size(folder: Path) -> int:
         vae = json.loads((folder / "vae" / "config.json").read_text())
     except (OSError, ValueError):
         return IP2P_SETTINGS["size"]
-    return unet["sample_size"] * 2 ** (len(vae["block_out_channels"]) - 1)
+    return unet["sample_size"] * vae_scale_factor(vae)
+
+
+def vae_scale_factor(vae_config) -> int:
+    """How many pixels one latent covers per side, from a VAE's config: 8 for Stable
+    Diffusion's AutoencoderKL; an AutoencoderTiny's file may name only its decoder's levels."""
+    levels = vae_config.get("block_out_channels") or vae_config["decoder_block_out_channels"]
+    return 2 ** (len(levels) - 1)
 
 
 def recommended_defaults(source: ModelSource, native_size: int | None = None) -> ModelDefaults:

@@ -35,11 +35,16 @@ import numpy as np
 import torch
 from diffusers import (
     AutoencoderKL,
+    AutoencoderTiny,
+    AutoModel,
     DPMSolverMultistepScheduler,
     EulerAncestralDiscreteScheduler,
     UNet2DConditionModel,
 )
 from diffusers.image_processor import VaeImageProcessor
+from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion_img2img import (
+    retrieve_latents,
+)
 from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 from transformers import CLIPTextModel, CLIPTokenizer
@@ -55,7 +60,7 @@ from .errors import Cancelled, EditorError, ModelNotFound
 from .grid import GridResult, assemble_grid, grid_scales
 from .images import to_rgb
 from .masks import edit_mask, fit_region, latent_region, region_at
-from .models import locate_model, read_repertoire, recommended_defaults
+from .models import locate_model, read_repertoire, recommended_defaults, vae_scale_factor
 from .resolution import working_size
 
 # Sampler name (`base.SCHEDULERS`) -> scheduler class and the options that make it that sampler.
@@ -97,18 +102,13 @@ def choose_device(
     return device, dtype
 
 
-def vae_scale_factor(vae: AutoencoderKL) -> int:
-    """How many pixels one latent covers per side (8 for Stable Diffusion's VAE)."""
-    return 2 ** (len(vae.config.block_out_channels) - 1)
-
-
 class Pix2PixEditor:
     """An InstructPix2Pix editor (UNet with 8 input channels) with dual guidance."""
 
     def __init__(
         self,
         unet: UNet2DConditionModel,
-        vae: AutoencoderKL,
+        vae: AutoencoderKL | AutoencoderTiny,
         text_encoder: CLIPTextModel,
         tokenizer: CLIPTokenizer,
         scheduler_config: dict,
@@ -135,7 +135,7 @@ class Pix2PixEditor:
         self.model_id = model_id
         self.revision = revision
         self.repertoire = repertoire  # what the model says it can do; None: anything
-        self.vae_scale_factor = vae_scale_factor(vae)
+        self.vae_scale_factor = vae_scale_factor(vae.config)
         # Read once: diffusers walks every submodule to answer `unet.device` and `unet.dtype`.
         self.device = unet.device
         self.dtype = unet.dtype
@@ -156,7 +156,7 @@ class Pix2PixEditor:
             unet = UNet2DConditionModel.from_pretrained(
                 source.path, subfolder="unet", torch_dtype=dtype, **where
             )
-            vae = AutoencoderKL.from_pretrained(
+            vae = AutoModel.from_pretrained(  # its config names the class: KL or Tiny
                 source.path, subfolder="vae", torch_dtype=dtype, **where
             )
             text_encoder = CLIPTextModel.from_pretrained(
@@ -172,7 +172,7 @@ class Pix2PixEditor:
                 f"Model '{name_or_path}' could not be loaded from {source.path} ({reason}); "
                 "fetch it again or point to a complete diffusers InstructPix2Pix folder."
             ) from None
-        native_size = unet.config.sample_size * vae_scale_factor(vae)
+        native_size = unet.config.sample_size * vae_scale_factor(vae.config)
         return cls(
             unet.to(device),
             vae.to(device),
@@ -252,7 +252,8 @@ class Pix2PixEditor:
         """The image's latents at `size` (width, height), unscaled, as InstructPix2Pix expects."""
         width, height = size
         pixels = self.image_processor.preprocess(image, height=height, width=width)
-        return self.vae.encode(pixels.to(self.device, self.dtype)).latent_dist.mode()
+        return retrieve_latents(self.vae.encode(pixels.to(self.device, self.dtype)),
+                                sample_mode="argmax")
 
     @torch.inference_mode()
     def denoise(
