@@ -1,12 +1,15 @@
 """The training script's parts that a long run depends on: repeatable batches from both
-worlds, a schedule that resumes where it stopped, and model cards from their templates."""
+worlds, a schedule that resumes where it stopped, model cards from their templates, and a
+model folder the editor loads."""
 
 import argparse
 
 import torch
 
-from editor.demo import train
+from editor.base import EditRequest
+from editor.demo import photos, train
 from editor.demo.reproduce import stages
+from editor.pix2pix import Pix2PixEditor
 
 
 def options(**overrides) -> argparse.Namespace:
@@ -62,3 +65,17 @@ def test_each_reproduction_stage_starts_from_the_one_before():
         assert resume == previous[previous.index("--out") + 1] + "/model"
     [(photo, ends_at)] = stages("photos")
     assert "--world" in photo and ends_at == 10000
+
+
+def test_a_short_photo_run_gives_a_model_the_editor_loads_and_edits_with(tmp_path, capfd):
+    train.main(["--world", "photos", "--out", str(tmp_path), "--vae-steps", "3",
+                "--steps", "3", "--batch-size", "2", "--save-every", "3",
+                "--eval-every", "1000", "--threads", "1"])
+    capfd.readouterr()
+    editor = Pix2PixEditor.from_pretrained(str(tmp_path / "model"))
+    assert "were passed to" not in capfd.readouterr().err  # the folder loads without warnings
+    assert type(editor.vae).__name__ == "AutoencoderTiny"
+    assert editor.defaults.size == photos.SIZE  # latents at the image's own size
+    photo = photos.held_out_photo("flower.jpg")
+    result = editor.edit(EditRequest(image=photo, instruction="make it sepia", steps=2))
+    assert result.image.size == (16, 11)  # the photo's aspect at 16 px: any width works

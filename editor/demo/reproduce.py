@@ -30,7 +30,7 @@ RUNS = Path("runs")
 #                             the UNet step it ends at)])
 RECIPES = {
     "photos": (DEMO_PHOTO_MODEL_DIR, [
-        ("photo", "--world photos --vae-steps 1200 --steps 10000 --batch-size 16 --lr 1e-3 "
+        ("photo", "--world photos --vae-steps 2000 --steps 10000 --batch-size 16 --lr 1e-3 "
                   "--warmup 200 --save-every 250 --eval-every 1000 --text-scale 1.5 "
                   "--image-scale 1.5 --threads 1", None, 10000),
     ]),
