@@ -63,8 +63,9 @@ def test_each_reproduction_stage_starts_from_the_one_before():
     for (previous, _), (arguments, _) in zip(shapes, shapes[1:], strict=False):
         resume = arguments[arguments.index("--resume") + 1]
         assert resume == previous[previous.index("--out") + 1] + "/model"
-    [(photo, ends_at)] = stages("photos")
-    assert "--world" in photo and ends_at == 10000
+    (photo, ten_thousand), (longer, eighteen_thousand) = stages("photos")
+    assert longer[longer.index("--resume") + 1] == photo[photo.index("--out") + 1]  # exactly
+    assert "--world" in photo and (ten_thousand, eighteen_thousand) == (10000, 18000)
 
 
 def test_a_short_photo_run_gives_a_model_the_editor_loads_and_edits_with(tmp_path, capfd):

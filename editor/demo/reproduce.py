@@ -4,11 +4,12 @@
     python -m editor.demo.reproduce shapes --dry-run    # print the commands only
     python -m editor.demo.reproduce shapes --install    # then copy the result into the package
 
-Each recipe is the list of `train` commands, in order; a stage that starts from the one
-before passes `--resume` with that stage's model folder (its weights, a fresh optimizer, and
-`--steps` more UNet steps). Running a recipe again skips the stages that finished; a stage
-that was stopped starts over (or continue it by hand: `--resume` its own run folder, with
-`--steps` as the UNet step it should end at).
+Each recipe is the list of `train` commands, in order. A stage that starts from the one
+before passes `--resume` with either that stage's model folder (its weights, a fresh
+optimizer, and `--steps` more UNet steps) or its run folder (the same run continued exactly,
+its cosine schedule stretched to the step `--steps` names). Running a recipe again skips the
+stages that finished; a stage that was stopped starts over (or continue it by hand:
+`--resume` its own run folder, with `--steps` as the UNet step it should end at).
 
 The photo recipe is exactly how `demo-photo` was made. The shapes model was made over
 several sessions at earlier commits (its model card lists every command); its recipe is the
@@ -26,22 +27,25 @@ from editor.demo import train
 from editor.models import DEMO_MODEL_DIR, DEMO_PHOTO_MODEL_DIR
 
 RUNS = Path("runs")
-# name: (installed folder, [(run folder, train options, the stage it starts from,
-#                             the UNet step it ends at)])
+# name: (installed folder, [(run folder, train options, what it resumes (a model or run
+#                             folder of a stage before), the UNet step it ends at)])
 RECIPES = {
     "photos": (DEMO_PHOTO_MODEL_DIR, [
         ("photo", "--world photos --vae-steps 2000 --steps 10000 --batch-size 16 --lr 1e-3 "
                   "--warmup 200 --save-every 250 --eval-every 1000 --text-scale 1.5 "
                   "--image-scale 1.5 --threads 1", None, 10000),
+        ("photo-longer", "--world photos --steps 18000 --save-every 250 --eval-every 2000 "
+                         "--text-scale 1.5 --image-scale 1.5 --threads 1", "photo", 18000),
     ]),
     "shapes": (DEMO_MODEL_DIR, [
         ("base", "--vae-steps 1500 --steps 6000 --save-every 250 --eval-every 1000", None,
          6000),
         ("shape-weight", "--steps 28000 --lr 3e-4 --shape-weight 4 --text-scale 1.5 "
-                         "--save-every 250 --eval-every 2000", "base", 34000),
-        ("decoder", "--steps 0 --decoder-steps 7500 --save-every 250", "shape-weight", 34000),
+                         "--save-every 250 --eval-every 2000", "base/model", 34000),
+        ("decoder", "--steps 0 --decoder-steps 7500 --save-every 250", "shape-weight/model",
+         34000),
         ("final", "--steps 6000 --lr 3e-4 --shape-weight 4 --text-scale 1.5 --save-every 250 "
-                  "--eval-every 3000", "decoder", 40000),
+                  "--eval-every 3000", "decoder/model", 40000),
     ]),
 }
 
@@ -51,7 +55,7 @@ def stages(name: str) -> list[tuple[list[str], int]]:
     ends at."""
     folder = RUNS / f"reproduce-{name}"
     return [(["--out", str(folder / run),
-              *(["--resume", str(folder / start / "model")] if start else []),
+              *(["--resume", str(folder / start)] if start else []),
               *shlex.split(options)], ends_at)
             for run, options, start, ends_at in RECIPES[name][1]]
 
