@@ -11,7 +11,7 @@ from PIL import Image
 if TYPE_CHECKING:
     from .grid import GridResult  # grid.py imports this module
 
-SCHEDULERS = ("euler_ancestral", "dpmpp_2m")  # Euler ancestral is InstructPix2Pix's own
+SCHEDULERS = ("euler_ancestral", "dpmpp_2m", "euler")  # Euler ancestral is InstructPix2Pix's own
 DEFAULT_SCHEDULER = SCHEDULERS[0]
 
 StepCallback = Callable[[int, int], bool | None]

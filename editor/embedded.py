@@ -53,7 +53,8 @@ class EmbeddedEditor:
         self._load = load
         self._editors = {"demo": load("demo")}
         scenes = self._editors["demo"]
-        # Both embedded models recommend the same settings (their model cards say why).
+        # Both embedded models recommend the same scales and steps (their model cards say
+        # why); each samples with its own scheduler (a request's None) at its own size.
         self.defaults = scenes.defaults
         self.device = scenes.device
 

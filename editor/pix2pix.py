@@ -39,6 +39,7 @@ from diffusers import (
     AutoModel,
     DPMSolverMultistepScheduler,
     EulerAncestralDiscreteScheduler,
+    EulerDiscreteScheduler,
     UNet2DConditionModel,
 )
 from diffusers.image_processor import VaeImageProcessor
@@ -67,6 +68,7 @@ from .resolution import working_size
 SCHEDULER_CLASSES = {
     "euler_ancestral": (EulerAncestralDiscreteScheduler, {}),  # InstructPix2Pix's own
     "dpmpp_2m": (DPMSolverMultistepScheduler, {"algorithm_type": "dpmsolver++", "solver_order": 2}),
+    "euler": (EulerDiscreteScheduler, {}),  # no noise added back: the same steps, deterministic
 }
 
 

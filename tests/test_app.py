@@ -142,7 +142,7 @@ def test_a_chat_turn_edits_the_image_and_survives_a_reload(store):
     assert shown(reloaded) == (url, caption)
 
 
-def test_the_sampler_setting_starts_at_the_one_the_model_names(
+def test_edits_use_the_model_s_own_sampler_until_one_is_chosen(
     store, tmp_path, tiny_model, monkeypatch
 ):
     folder = shutil.copytree(tiny_model, tmp_path / "dpm-model")
@@ -150,10 +150,13 @@ def test_the_sampler_setting_starts_at_the_one_the_model_names(
     monkeypatch.setenv("PIXCHAT_MODEL", str(folder))
     session = store.create_session(OWNER, scene_png(), "scene")
     app = open_app()
-    assert app.selectbox(key="scheduler").value == "dpmpp_2m"
+    assert app.selectbox(key="scheduler").value is None  # "the model's own"
 
     app.chat_input(key="chat").set_value("make the circle blue").run()
     assert head(store, session.id).params.scheduler == "dpmpp_2m"
+    app.selectbox(key="scheduler").set_value("euler_ancestral").run()
+    app.chat_input(key="chat").set_value("make the circle red").run()
+    assert head(store, session.id).params.scheduler == "euler_ancestral"
     assert not app.error and not app.exception
 
 

@@ -8,7 +8,11 @@ import sys
 import numpy as np
 import pytest
 import torch
-from diffusers import DPMSolverMultistepScheduler, StableDiffusionInstructPix2PixPipeline
+from diffusers import (
+    DPMSolverMultistepScheduler,
+    EulerDiscreteScheduler,
+    StableDiffusionInstructPix2PixPipeline,
+)
 from huggingface_hub import constants
 from PIL import Image
 from tiny_models import TINY_SETTINGS, build_tiny_pix2pix
@@ -80,7 +84,7 @@ def run_editor(
     return editor.decode(latents)
 
 
-@pytest.mark.parametrize("scheduler", ["euler_ancestral", "dpmpp_2m"])
+@pytest.mark.parametrize("scheduler", ["euler_ancestral", "dpmpp_2m", "euler"])
 def test_matches_the_diffusers_pipeline_where_it_applies_guidance(
     editor, pipeline, image, scheduler, monkeypatch
 ):
@@ -89,6 +93,9 @@ def test_matches_the_diffusers_pipeline_where_it_applies_guidance(
             pipeline.scheduler.config, algorithm_type="dpmsolver++", solver_order=2
         )
         monkeypatch.setattr(pipeline, "scheduler", dpm)
+    if scheduler == "euler":
+        euler = EulerDiscreteScheduler.from_config(pipeline.scheduler.config)
+        monkeypatch.setattr(pipeline, "scheduler", euler)
     expected = run_pipeline(pipeline, image, 4.5, 1.5)
     ours = run_editor(editor, image, 4.5, 1.5, scheduler=scheduler)
     assert expected.std() > 0.05  # a real image, not a constant

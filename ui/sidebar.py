@@ -95,8 +95,9 @@ def _settings(agent: Agent) -> None:
         if own not in SCHEDULERS:  # Kontext and Qwen sample with their own scheduler
             st.caption(f"Scheduler: {own}, the model's own.")
             return
-        agent.scheduler = st.selectbox("Scheduler", SCHEDULERS, key="scheduler",
-                                       index=SCHEDULERS.index(own))
+        # None: each edit samples as its model recommends (the embedded pair differ).
+        agent.scheduler = st.selectbox("Scheduler", [None, *SCHEDULERS], key="scheduler",
+                                       format_func=lambda name: name or "the model's own")
 
 
 # --- callbacks: they run before the page is drawn ------------------------------------
