@@ -15,6 +15,7 @@ import re
 from PIL import Image
 
 from .command import Command
+from .rules import intensity_of, phrase_key, starting_point
 
 # Words that carry no request of their own; an instruction may hold them whatever the model.
 # Intensity words among them: the interpreter turns those into s_T.
@@ -70,8 +71,28 @@ def within_repertoire(command: Command, repertoire: dict | None) -> Command:
         return command
     unknown = unknown_words(command.instruction, repertoire)
     if not unknown:
-        return command
+        return at_recommended_scales(command, repertoire) if command.action == "edit" \
+            else command
     rationale = (f"No edit made: the embedded model never learned "
                  f"'{' '.join(unknown)}'; it {repertoire['summary']}, "
                  f"e.g. '{examples(repertoire)[0]}'; {REAL_CHECKPOINT}.")
     return Command(action="help", rationale=rationale)
+
+
+def at_recommended_scales(command: Command, repertoire: dict) -> Command:
+    """A new edit in the model's repertoire, at the scales the model's quality bar was
+    measured at (None: the model's defaults). The interpreter's rules set s_I by the kind of
+    edit and s_T by intensity words, for real checkpoints; an embedded model learned its
+    kinds, and the intensity words in its repertoire, at its recommended scales, and moved
+    away from them it misses the truth by more. Only an intensity word it never learned
+    ("much" for the shapes model) keeps the interpreter's s_T: that is its one way in."""
+    intensity = intensity_of(phrase_key(command.instruction))
+    if intensity and not set(intensity[0].split()) <= set(repertoire["words"]):
+        scales = {"image_scale": None}
+        why = (f"this model never learned '{intensity[0]}', so s_T carries it; s_I is the "
+               "recommended one")
+    else:
+        scales = {"text_scale": None, "image_scale": None}
+        why = "this model learned every word of this, so it edits at its recommended scales"
+    rationale = starting_point(command) + why + "."
+    return command.model_copy(update={**scales, "rationale": rationale[0].upper() + rationale[1:]})

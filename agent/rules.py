@@ -374,6 +374,21 @@ _COMMAND_WORDS_BY_LETTER = {
 TYPO_WORDS = 6  # messages of at most this many words get their misspellings corrected
 
 
+def intensity_of(key: str) -> tuple[str, float] | None:
+    """The first intensity word of a phrase key and its factor on the recommended s_T:
+    "make it much darker" → ("much", 1.3); None when it has none."""
+    return next(((match[0], factor) for pattern, factor in _INTENSITY
+                 if (match := pattern.search(key))), None)
+
+
+def starting_point(command: Command) -> str:
+    """Where an edit starts, as a rationale opens: "from step 2, "; "" for the current image."""
+    if command.undo_first:
+        return "from the image before this one, "
+    return {None: "", 0: "from the original, "}.get(command.target,
+                                                     f"from step {command.target}, ")
+
+
 def clean_politeness(text: str) -> str:
     """The message without greetings, requests and thanks around it, and without the
     punctuation at its ends: "Could you please make it winter?" → "make it winter"."""
@@ -616,14 +631,7 @@ class RuleInterpreter:
     ) -> Command:
         key = phrase_key(instruction)
         kind = next((kind for kind, pattern in _EDIT_KINDS if pattern.search(key)), ANY_EDIT)
-        intensity = next(
-            (
-                (match[0], factor)
-                for pattern, factor in _INTENSITY
-                if (match := pattern.search(key))
-            ),
-            None,
-        )
+        intensity = intensity_of(key)
         factor = intensity[1] if intensity else 1.0
         command = Command.clamped(
             self.limits,
@@ -640,9 +648,7 @@ class RuleInterpreter:
             if intensity
             else f"s_T {scale_text(command.text_scale)} is the model's recommended strength"
         )
-        start = {None: "", 0: "from the original, "}.get(target, f"from step {target}, ")
-        if undo_first:
-            start = "from the image before this one, "
+        start = starting_point(command)
         if command.image_scale is None:
             guard = "this model has no s_I" + (
                 ", so the edit is kept to where it acts" if kind.scope != "global" else "")

@@ -47,6 +47,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: make `editor` importable
 
 from agent.cli_edit import scale_list  # noqa: E402
+from agent.repertoire import within_repertoire  # noqa: E402
+from agent.rules import RuleInterpreter  # noqa: E402
 from editor import SCHEDULERS, EditRequest, Pix2PixEditor, working_size  # noqa: E402
 from editor.composite import compose  # noqa: E402
 from editor.demo import photos, quality, world  # noqa: E402
@@ -261,6 +263,21 @@ class SimpleResult:
     region: None = None
 
 
+def chat_line(editor: Pix2PixEditor, instructions: list[str], recommended, scheduler) -> str:
+    """How many held-out instructions chat runs as judged here: the rule interpreter's
+    command as the model's repertoire leaves it, with the model's own sampler."""
+    interpreter = RuleInterpreter(editor.defaults)
+    same = 0
+    for instruction in instructions:
+        command = within_repertoire(interpreter.interpret(instruction), editor.repertoire)
+        scales = (command.text_scale or editor.defaults.text_scale,
+                  command.image_scale or editor.defaults.image_scale)
+        same += (command.action, scales, editor.defaults.scheduler) == ("edit", recommended,
+                                                                        scheduler)
+    return (f"In chat (rule interpreter), {same} of {len(instructions)} held-out instructions "
+            "run at these scales and sampler.")
+
+
 def photo_report(editor: Pix2PixEditor, args, recommended, scheduler) -> tuple[str, bool]:
     """The photo world's quality table, compositing table and timing, and whether all pass."""
     edits = photos.held_out_edits(args.count)
@@ -285,7 +302,9 @@ def photo_report(editor: Pix2PixEditor, args, recommended, scheduler) -> tuple[s
         "`editor.composite.compose`. Distances: mean absolute RGB difference, 0..1.\n\n"
         f"{table}\n\nCompositing alone (the exact edit made at working size, composed; "
         "L1 to truth / doing nothing, by working long side):\n\n"
-        f"{composite_alone_table(edits, requests)}\n\n{speed}\n\n"
+        f"{composite_alone_table(edits, requests)}\n\n"
+        f"{chat_line(editor, [edit.instruction for edit in edits], recommended, scheduler)}"
+        f"\n\n{speed}\n\n"
         f"Quality bar met: {'yes' if all_pass and cpu <= PHOTO_SECONDS else 'NO'}"
     )
     return report, all_pass and cpu <= PHOTO_SECONDS
@@ -356,7 +375,9 @@ def main() -> None:
         f"s_I trend at {', '.join(f'{i:g}' for i in IMAGE_SCALES)}. "
         "Distances: mean absolute RGB difference, 0..1.\n\n"
         f"{table}\n\nLocal edits landed, by the number of shapes in the scene:\n\n"
-        f"{landed_by_shape_count(edits, scores[recommended])}\n\n{speed}\n\n"
+        f"{landed_by_shape_count(edits, scores[recommended])}\n\n"
+        f"{chat_line(editor, [edit.instruction for edit in edits], recommended, scheduler)}"
+        f"\n\n{speed}\n\n"
         f"Quality bar met: {'yes' if all_pass and cpu < 1 else 'NO'}"
     )
     print(f"Demo model quality ({args.model})\n\n{report}")

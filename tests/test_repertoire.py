@@ -91,5 +91,24 @@ def test_a_kind_left_out_of_the_repertoire_is_refused():
     offered = photos.repertoire([kind for kind in photos.KINDS if kind != "tint"])
     refused = within_repertoire(Command(action="edit", instruction="give it a red tint"), offered)
     assert refused.action == "help" and "'red tint'" in refused.rationale
-    kept = Command(action="edit", instruction="make it much warmer")
-    assert within_repertoire(kept, offered) == kept
+    kept = within_repertoire(Command(action="edit", instruction="make it much warmer"), offered)
+    assert (kept.action, kept.instruction) == ("edit", "make it much warmer")
+
+
+@pytest.mark.parametrize("picture, text, scales, reason", [
+    # The rules would say s_T 1.95 and s_I 1.2; the photo model reads "much" and "darker".
+    ("photo", "make it much darker", (1.5, 1.5), "learned every word"),
+    ("photo", "make it sepia", (1.5, 1.5), "learned every word"),  # rules: s_I 1.2
+    ("scene", "make the circle blue", (1.5, 1.5), "learned every word"),  # rules: s_I 2.0
+    # The shapes model never learned "much": only s_T can carry it.
+    ("scene", "make it much darker", (1.95, 1.5), "never learned 'much'"),
+])
+def test_the_embedded_models_edit_at_the_scales_their_quality_was_measured_at(
+        agent, picture, text, scales, reason):
+    image = SCENE if picture == "scene" else photos.held_out_photo("china.jpg").resize((96, 64))
+    session = agent.store.create_session("ann", to_png_bytes(image), picture).id
+    result = run_turn(agent, session, text)
+    assert result.changed and reason in result.reply
+    params = agent.store.history("ann", session).nodes[-1].params
+    assert (params.text_scale, params.image_scale) == scales
+    assert agent.editor.defaults.text_scale == agent.editor.defaults.image_scale == 1.5
