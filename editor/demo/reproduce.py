@@ -34,11 +34,13 @@ RECIPES = {
         ("photo", "--world photos --vae-steps 2000 --steps 10000 --batch-size 16 --lr 1e-3 "
                   "--warmup 200 --save-every 250 --eval-every 1000 --text-scale 1.5 "
                   "--image-scale 1.5 --threads 1", None, 10000),
-        # --scheduler only names the recommended sampler in pixchat.json; the shipped one was
-        # set to euler after training, by measurement (the model card's "Choosing the sampler").
         ("photo-longer", "--world photos --steps 18000 --save-every 250 --eval-every 2000 "
-                         "--text-scale 1.5 --image-scale 1.5 --threads 1 --scheduler euler",
-         "photo", 18000),
+                         "--text-scale 1.5 --image-scale 1.5 --threads 1", "photo", 18000),
+        # --scheduler only names the recommended sampler in pixchat.json (the model card's
+        # "Choosing the sampler").
+        ("photo-longest", "--world photos --steps 24000 --save-every 250 --eval-every 3000 "
+                          "--text-scale 1.5 --image-scale 1.5 --threads 1 --scheduler euler",
+         "photo-longer", 24000),
     ]),
     "shapes": (DEMO_MODEL_DIR, [
         ("base", "--vae-steps 1500 --steps 6000 --save-every 250 --eval-every 1000", None,
