@@ -232,11 +232,17 @@ def configured_size(folder: Path) -> int:
     return unet["sample_size"] * vae_scale_factor(vae)
 
 
+def vae_levels(vae_config) -> tuple[int, ...]:
+    """The channels of a VAE's levels, from its config; an AutoencoderTiny's file may name
+    only its decoder's."""
+    return tuple(vae_config.get("block_out_channels")
+                 or vae_config["decoder_block_out_channels"])
+
+
 def vae_scale_factor(vae_config) -> int:
     """How many pixels one latent covers per side, from a VAE's config: 8 for Stable
-    Diffusion's AutoencoderKL; an AutoencoderTiny's file may name only its decoder's levels."""
-    levels = vae_config.get("block_out_channels") or vae_config["decoder_block_out_channels"]
-    return 2 ** (len(levels) - 1)
+    Diffusion's AutoencoderKL."""
+    return 2 ** (len(vae_levels(vae_config)) - 1)
 
 
 def recommended_defaults(source: ModelSource, native_size: int | None = None) -> ModelDefaults:

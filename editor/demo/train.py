@@ -65,6 +65,7 @@ from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 from editor import DEFAULT_SCHEDULER, SCHEDULERS
 from editor.demo import photos, quality, world
 from editor.demo.tokenizer import build_word_tokenizer
+from editor.models import vae_levels
 
 # --- the model ----------------------------------------------------------------------------
 VAE_CONFIG = dict(
@@ -580,8 +581,7 @@ def model_card(world_: ShapesWorld | PhotoWorld, training: dict, settings: dict)
             for kind, value in sorted(metrics.get("nothing_to_truth", {}).items())]
     template = (Path(__file__).parent / "cards" / f"{world_.name}.md").read_text()
     return template.format(
-        vae_channels=(world_.vae_config.get("block_out_channels")
-                      or world_.vae_config["decoder_block_out_channels"]),
+        vae_channels=vae_levels(world_.vae_config),
         unet_channels=world_.unet_config["block_out_channels"],
         vae_step=training.get("vae_step", 0),
         decoder_step=training.get("decoder_step", 0),
