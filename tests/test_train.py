@@ -13,7 +13,8 @@ from editor.pix2pix import Pix2PixEditor
 
 
 def options(**overrides) -> argparse.Namespace:
-    return argparse.Namespace(**{"device": "cpu", "shape_weight": 4.0, **overrides})
+    return argparse.Namespace(**{"device": "cpu", "shape_weight": 4.0, "favour": [],
+                                 **overrides})
 
 
 def test_both_worlds_give_repeatable_batches_of_pipeline_images():
@@ -26,6 +27,16 @@ def test_both_worlds_give_repeatable_batches_of_pipeline_images():
         assert torch.equal(batch.after, again.after)
         assert not torch.equal(batch.after, world.batch(0, 2, 18, 4, options()).after)
     assert train.WORLDS["photos"].batch(0, 2, 0, 4, options()).weights is None
+
+
+def test_favoured_photo_kinds_are_drawn_more_often():
+    def share(examples: list[photos.Example]) -> float:
+        return sum(example.kind == "warmer" for example in examples) / len(examples)
+
+    favoured = photos.training_examples(0, 600, kinds=(*photos.KINDS, "warmer", "warmer"))
+    assert share(favoured) > 2 * share(photos.training_examples(0, 600))
+    arguments = train.parse_args(["--out", "run", "--favour", "warmer", "more saturated"])
+    assert arguments.favour == ["warmer", "more saturated"]
 
 
 def test_a_resumed_schedule_continues_at_the_same_learning_rate():

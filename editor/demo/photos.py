@@ -303,16 +303,17 @@ def colour_jitter(rng: np.random.Generator) -> np.ndarray:
                        np.full(3, rng.uniform(-0.05, 0.05))))
 
 
-def training_examples(seed: int | Sequence[int], count: int, size: int = SIZE
-                      ) -> list[Example]:
+def training_examples(seed: int | Sequence[int], count: int, size: int = SIZE,
+                      kinds: Sequence[str] = tuple(KINDS)) -> list[Example]:
     """`count` training examples; the same seed gives the same examples (as in world.py,
-    training draws a seed per step, so a run can resume at any step)."""
+    training draws a seed per step, so a run can resume at any step). A kind listed twice in
+    `kinds` is drawn twice as often."""
     rng = np.random.default_rng(seed)
     photos = training_photos()
     examples = []
     for _ in range(count):
         before = random_view(photos[int(rng.integers(len(photos)))], rng, size)
-        edit = make_edit(str(rng.choice(list(KINDS))), rng)
+        edit = make_edit(str(rng.choice(list(kinds))), rng)
         examples.append(Example(edit, before, edit.apply(before)))
     return examples
 

@@ -33,6 +33,7 @@ a short warm-up, for `--steps` more steps).
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -147,6 +148,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--shape-weight", type=float, default=1.0,
                         help="loss weight of shape pixels relative to the background")
+    parser.add_argument("--favour", nargs="+", default=[], choices=photos.KINDS,
+                        metavar="KIND", help="photo edit kinds to draw once more each "
+                        "(name a kind twice to draw it twice more)")
     parser.add_argument("--save-every", type=int, default=250)
     parser.add_argument("--eval-every", type=int, default=500)
     parser.add_argument("--decoder-steps", type=int, default=0,
@@ -236,7 +240,8 @@ class PhotoWorld:
 
     def batch(self, seed: int, stage: int, step: int, size: int, args) -> Batch:
         """The examples of one step: fixed by (seed, stage, step), so resuming is exact."""
-        examples = photos.training_examples([seed, stage, step], size)
+        kinds = (*photos.KINDS, *args.favour)
+        examples = photos.training_examples([seed, stage, step], size, kinds=kinds)
         return Batch([e.instruction for e in examples],
                      to_tensor(np.stack([e.before for e in examples]), args.device),
                      to_tensor(np.stack([e.after for e in examples]), args.device),
@@ -634,7 +639,7 @@ def main(argv: list[str] | None = None) -> None:
                  f"pass --world {state.get('world', 'shapes')}.")
     for model in models.values():
         model.to(args.device)
-    state["commands"].append(f"python -m editor.demo.train {' '.join(sys.argv[1:])}"
+    state["commands"].append(f"python -m editor.demo.train {shlex.join(sys.argv[1:])}"
                              f"  # commit {git_commit()}")
     started = time.time() - state["wall_seconds"]
 
