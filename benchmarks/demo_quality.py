@@ -59,6 +59,9 @@ GLOBAL_KINDS = ("background", "darken", "brighten")  # must halve the distance t
 PHOTO_BAR = 0.3  # every photo edit: L1 to truth at most this times doing nothing
 PHOTO_SECONDS = 2.0  # one photo edit, full-size composite included, one thread
 COMPOSITE_SIZES = (16, 32, 64)
+# What the composite maps from (`ModelDefaults.render_unedited`), as the report says it.
+ROUND_TRIP = "the input's VAE round trip"
+NO_EDIT = "the model's own no-edit rendering (same noise, s_T = 0)"
 IMAGE_SCALES = (1.0, 1.5, 2.5)
 CARD_HEADING = "## Quality bar"
 
@@ -299,7 +302,9 @@ def photo_report(editor: Pix2PixEditor, args, recommended, scheduler) -> tuple[s
         f"s_I = {recommended[1]:g}, {scheduler}; s_T trend at "
         f"{', '.join(f'{t:g}' for t in text_scales_up_to(recommended[0]))}, s_I trend at "
         f"{', '.join(f'{i:g}' for i in IMAGE_SCALES)}. Results composed to full size by "
-        "`editor.composite.compose`. Distances: mean absolute RGB difference, 0..1.\n\n"
+        "`editor.composite.compose`, mapping from "
+        f"{NO_EDIT if editor.defaults.render_unedited else ROUND_TRIP}. "
+        "Distances: mean absolute RGB difference, 0..1.\n\n"
         f"{table}\n\nCompositing alone (the exact edit made at working size, composed; "
         "L1 to truth / doing nothing, by working long side):\n\n"
         f"{composite_alone_table(edits, requests)}\n\n"
@@ -322,6 +327,9 @@ def main() -> None:
     parser.add_argument("--image-scale", type=float, help="s_I to judge (default: the model's)")
     parser.add_argument("--scheduler", choices=SCHEDULERS,
                         help="sampler to judge (default: the model's)")
+    parser.add_argument("--render-unedited", choices=("yes", "no"),
+                        help="compose from the model's own no-edit rendering (default: as the "
+                             "model's pixchat.json says)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
     parser.add_argument("--update-card", action="store_true",
                         help=f"write the table into the model folder's README ({CARD_HEADING})")
@@ -334,6 +342,8 @@ def main() -> None:
     args.count = args.count or (60 if photo_world else 200)
 
     editor = Pix2PixEditor.from_pretrained(str(args.model))
+    if args.render_unedited:
+        editor.defaults = replace(editor.defaults, render_unedited=args.render_unedited == "yes")
     recommended = (args.text_scale or editor.defaults.text_scale,
                    args.image_scale or editor.defaults.image_scale)
     scheduler = args.scheduler or editor.defaults.scheduler

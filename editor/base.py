@@ -30,6 +30,11 @@ class ModelDefaults:
     # False: the model has one guidance scale, s_T (FLUX.1 Kontext, Qwen-Image-Edit), and no
     # s_I; `image_scale` is then unused, and the agent and the app offer s_T alone.
     image_guidance: bool = True
+    # True: beside each edit the model also renders the picture with no edit (s_T = 0, the
+    # same s_I and noise), and the full-size composite maps from that rendering instead of the
+    # VAE's round trip, so the model's own colour errors, shared by both, cancel. It costs
+    # about one more edit's sampling.
+    render_unedited: bool = False
 
 
 @dataclass
@@ -62,7 +67,8 @@ class EditResult:
     it to the input's own size (`editor.compose`)."""
 
     image: Image.Image
-    seen: Image.Image  # the input as the model reproduces it at working size (VAE round trip)
+    seen: Image.Image  # the input as the model reproduces it at working size (the VAE round
+    # trip, or the model's own no-edit rendering: `ModelDefaults.render_unedited`)
     mask: Image.Image  # "L" at working size: white where the edit may change the picture
     model_id: str
     revision: str | None

@@ -15,7 +15,8 @@ as one batch: that is how the options grid shares one text encoding, one image e
 every UNet call. `edit_batch` goes one further: several requests (other images, other
 instructions, other seeds) that share steps, scheduler and working size run through the same
 UNet calls, which is how the Ray Serve deployment (`editor/serve.py`) batches the edits of
-several people.
+several people. A model whose `pixchat.json` sets `render_unedited` also renders, in the same
+batch, each s_I's no-edit pair (s_T = 0): its results are composed to full size from that.
 """
 
 # pyright: reportAttributeAccessIssue=false, reportArgumentType=false, reportReturnType=false
@@ -80,7 +81,8 @@ class _Job:
     """A request made ready to sample: its settings checked, its defaults filled in."""
 
     request: EditRequest
-    pairs: list[ScalePair]
+    pairs: list[ScalePair]  # the results asked for
+    sampled: list[ScalePair]  # the pairs denoised: `pairs` first, then any no-edit renderings
     instruction: str
     steps: int
     scheduler: str
@@ -372,9 +374,14 @@ class Pix2PixEditor:
             raise EditorError(f"Steps must be at least 1, not {steps}.")
         region = None if request.region is None else fit_region(request.region,
                                                                  request.image.size)
+        pairs = sampled = list(pairs)
+        if self.defaults.render_unedited:  # each s_I's no-edit pair too, unless asked for
+            unedited = [(0.0, s_i) for s_i in dict.fromkeys(s_i for _, s_i in pairs)]
+            sampled = pairs + [pair for pair in unedited if pair not in pairs]
         return _Job(
             request=request,
-            pairs=list(pairs),
+            pairs=pairs,
+            sampled=sampled,
             instruction=instruction,
             steps=steps,
             scheduler=request.scheduler or self.defaults.scheduler,
@@ -392,7 +399,7 @@ class Pix2PixEditor:
         encoded = perf_counter()
         latent_size = tuple(images[0].shape[-1:-3:-1])
         # One batch item per (job, pair).
-        counts = [len(job.pairs) for job in jobs]
+        counts = [len(job.sampled) for job in jobs]
 
         def per_pair(values: list) -> list:
             return [value for value, count in zip(values, counts, strict=True)
@@ -414,7 +421,7 @@ class Pix2PixEditor:
         latents, relevance = self.denoise(
             torch.cat([stacked(list(instructions)), stacked(list(empty_texts))]),
             stacked(images),
-            [pair for job in jobs for pair in job.pairs],
+            [pair for job in jobs for pair in job.sampled],
             steps=jobs[0].steps,
             seed=per_pair([job.seed for job in jobs]),
             scheduler=jobs[0].scheduler,
@@ -427,7 +434,7 @@ class Pix2PixEditor:
         results = []
         ends = np.cumsum(counts).tolist()
         for job, image_latents, end in zip(jobs, images, ends, strict=True):
-            begin = end - len(job.pairs)
+            begin = end - len(job.sampled)
             decoding = perf_counter()
             job_results = self._results(job, image_latents, latents[begin:end],
                                         relevance[begin:end])
@@ -442,20 +449,27 @@ class Pix2PixEditor:
 
     def _results(self, job: _Job, image_latents: torch.Tensor, latents: torch.Tensor,
                  relevance: torch.Tensor) -> list[EditResult]:
-        """Decode one job's latents beside its input, and describe each result."""
-        # The input decoded beside the results: the picture as the model sees it, which the
-        # full-size composite maps from.
-        scaled_input = image_latents * self.vae.config.scaling_factor
-        *outputs, seen = self.image_processor.pt_to_numpy(
-            self.decode(torch.cat([latents, scaled_input])))
-        masks = [final_mask(one, output, seen, job.confine, job.region)
-                 for one, output in zip(relevance.cpu(), outputs, strict=True)]
-        images = self.image_processor.numpy_to_pil(np.stack(outputs))
-        seen = self.image_processor.numpy_to_pil(seen[None])[0]
+        """Decode one job's latents, and describe each result beside what it was made from:
+        the picture as the model sees it, which the full-size composite maps from. That is the
+        input decoded (the VAE's round trip) or, for a model that asks for it, its own no-edit
+        rendering at the same s_I from the same noise."""
+        decoded = self.decode(latents if self.defaults.render_unedited else torch.cat(
+            [latents, image_latents * self.vae.config.scaling_factor]))
+        decoded = self.image_processor.pt_to_numpy(decoded)
+        if self.defaults.render_unedited:
+            sampled = dict(zip(job.sampled, decoded, strict=True))
+            seen = [sampled[(0.0, s_i)] for _, s_i in job.pairs]
+        else:
+            seen = [decoded[-1]] * len(job.pairs)
+        outputs, relevance = decoded[:len(job.pairs)], relevance[:len(job.pairs)].cpu()
+        masks = [final_mask(one, output, one_seen, job.confine, job.region)
+                 for one, output, one_seen in zip(relevance, outputs, seen, strict=True)]
+        images = self.image_processor.numpy_to_pil(outputs)
+        seen = self.image_processor.numpy_to_pil(np.stack(seen))
         return [
             EditResult(
                 image=image,
-                seen=seen,
+                seen=one_seen,
                 mask=mask,
                 model_id=self.model_id,
                 revision=self.revision,
@@ -469,8 +483,8 @@ class Pix2PixEditor:
                 device=str(self.device),
                 dtype=str(self.dtype).removeprefix("torch."),
             )
-            for image, mask, (text_scale, image_scale) in zip(images, masks, job.pairs,
-                                                               strict=True)
+            for image, one_seen, mask, (text_scale, image_scale) in zip(
+                images, seen, masks, job.pairs, strict=True)
         ]
 
 

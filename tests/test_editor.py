@@ -28,6 +28,7 @@ from editor import (
     resize_to,
     working_size,
 )
+from editor.composite import compose
 from editor.grid import default_grid_scales, scale_label
 
 INSTRUCTION = "make the sky red"
@@ -204,6 +205,24 @@ def test_a_model_names_its_sampler_and_a_request_can_override_it(
     with pytest.raises(EditorError, match="unknown scheduler 'ddim'.*euler_ancestral") as raised:
         load_editor(str(folder))
     assert one_sentence(str(raised.value))
+
+
+def test_a_model_that_renders_unedited_composes_from_its_own_no_edit_rendering(
+    tmp_path, tiny_model, editor, image
+):
+    folder = shutil.copytree(tiny_model, tmp_path / "unedited")  # the same weights as `editor`
+    (folder / "pixchat.json").write_text(json.dumps({**TINY_SETTINGS, "render_unedited": True}))
+    model = load_editor(str(folder))
+    result = model.edit(EditRequest(image, INSTRUCTION, seed=5))
+    plain = editor.edit(EditRequest(image, INSTRUCTION, seed=5))
+    no_edit = editor.edit(EditRequest(image, INSTRUCTION, text_scale=0.0, seed=5))
+    # The edit is the same; what it is composed from is the no-edit rendering from its noise.
+    assert np.abs(pixels(result.image) - pixels(plain.image)).max() <= 1
+    assert np.abs(pixels(result.seen) - pixels(no_edit.image)).max() <= 1
+    assert np.abs(pixels(result.seen) - pixels(plain.seen)).mean() > 5  # not the round trip
+    # s_T = 0 asks for no edit, and composed it gives the picture back exactly.
+    unedited = model.edit(EditRequest(image, INSTRUCTION, text_scale=0.0, seed=5))
+    assert np.array_equal(np.asarray(compose(image, unedited).image), np.asarray(image))
 
 
 def test_long_side_goes_to_working_size_without_cropping(editor):

@@ -190,6 +190,7 @@ class ShapesWorld:
     unet_config = UNET_CONFIG
     # Edit kinds for training; a kind listed twice is drawn twice as often.
     kinds = ("recolour", "recolour", "remove", "remove", "background", "darken", "brighten")
+    render_unedited = False  # its edits draw: the composite maps from the VAE's round trip
 
     def vocabulary(self) -> set[str]:
         return world.vocabulary()
@@ -230,6 +231,10 @@ class PhotoWorld:
     size = photos.SIZE
     vae_class, vae_config = AutoencoderTiny, TINY_VAE_CONFIG
     unet_config = {**UNET_CONFIG, "sample_size": photos.SIZE}  # latents at the image's size
+    # Colour edits must be exact: composing from the model's own no-edit rendering cancels the
+    # colour casts an edit and that rendering share (the card's "Composing from the model's
+    # own rendering").
+    render_unedited = True
 
     def vocabulary(self) -> set[str]:
         return photos.vocabulary()
@@ -568,7 +573,7 @@ def save_model(folder: Path, models: dict, tokenizer, world_: ShapesWorld | Phot
         vae_file.write_text(json.dumps(vae_config, indent=2) + "\n")
     settings = {"text_scale": args.text_scale, "image_scale": args.image_scale, "steps": 20,
                 "size": world_.size, "scheduler": args.scheduler,
-                "repertoire": world_.repertoire()}
+                "render_unedited": world_.render_unedited, "repertoire": world_.repertoire()}
     (staging / "pixchat.json").write_text(json.dumps(settings, indent=2) + "\n")
     keys = ("world", "vae_step", "decoder_step", "unet_step", "vae_error", "metrics",
             "wall_seconds", "commands")
