@@ -5,7 +5,9 @@ Every number is a mean over both held-out photos (scikit-learn's china.jpg and f
 640x427) and two seeds, composed to full size as the app does; the real model runs on CPU.
 """
 
+import copy
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -72,6 +74,17 @@ def test_raising_s_t_follows_the_instruction_and_raising_s_i_keeps_the_photo(edi
         mean(scores[(1.0, image_scale)], "to_truth")
     assert mean(scores[(text_scale, 2.5)], "to_input") < \
         mean(scores[(text_scale, image_scale)], "to_input")
+
+
+@pytest.mark.parametrize("kind", ["warmer", "cooler", "more saturated", "less saturated"])
+def test_composing_from_its_own_no_edit_rendering_brings_subtle_edits_closer(editor, kind):
+    recommended = (editor.defaults.text_scale, editor.defaults.image_scale)
+    round_trip = copy.copy(editor)  # the same weights, composed from the VAE's round trip
+    round_trip.defaults = replace(editor.defaults, render_unedited=False)
+    [rendered] = full_size_scores(editor, kind, [recommended]).values()
+    [plain] = full_size_scores(round_trip, kind, [recommended]).values()
+    assert editor.defaults.render_unedited
+    assert mean(rendered, "to_truth") < 0.8 * mean(plain, "to_truth")
 
 
 def test_the_embedded_default_edits_a_photo_with_the_photo_model():

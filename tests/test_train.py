@@ -60,11 +60,12 @@ def test_model_cards_come_from_each_world_s_template():
                 "commands": ["python -m editor.demo.train --world photos --out runs/photo"],
                 "metrics": {"to_truth": {"sepia": 0.02}, "nothing_to_truth": {"sepia": 0.11}}}
     settings = {"text_scale": 1.5, "image_scale": 1.5, "steps": 20, "size": 32,
-                "scheduler": "euler_ancestral"}
+                "scheduler": "euler_ancestral", "render_unedited": True}
     card = train.model_card(train.WORLDS["photos"], training, settings)
     assert card.startswith("# pixchat demo-photo model")
     assert "    python -m editor.demo.train --world photos" in card
     assert "| sepia | 0.020 | 0.110 |" in card and "5000 steps" in card
+    assert "`render_unedited` = True" in card
     assert train.model_card(train.WORLDS["shapes"], training, settings).startswith(
         "# pixchat demo model")
 
@@ -78,7 +79,7 @@ def test_each_reproduction_stage_starts_from_the_one_before():
     for (previous, _), (arguments, _) in zip(photos, photos[1:], strict=False):
         resume = arguments[arguments.index("--resume") + 1]
         assert resume == previous[previous.index("--out") + 1]  # the same run, continued
-    assert [ends_at for _, ends_at in photos] == [10000, 18000, 24000]
+    assert [ends_at for _, ends_at in photos] == [10000, 18000, 24000, 32000]
 
 
 def test_a_short_photo_run_gives_a_model_the_editor_loads_and_edits_with(tmp_path, capfd):
