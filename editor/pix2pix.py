@@ -453,14 +453,15 @@ class Pix2PixEditor:
         the picture as the model sees it, which the full-size composite maps from. That is the
         input decoded (the VAE's round trip) or, for a model that asks for it, its own no-edit
         rendering at the same s_I from the same noise."""
-        decoded = self.decode(latents if self.defaults.render_unedited else torch.cat(
-            [latents, image_latents * self.vae.config.scaling_factor]))
-        decoded = self.image_processor.pt_to_numpy(decoded)
         if self.defaults.render_unedited:
-            sampled = dict(zip(job.sampled, decoded, strict=True))
-            seen = [sampled[(0.0, s_i)] for _, s_i in job.pairs]
+            decoded = self.image_processor.pt_to_numpy(self.decode(latents))
+            by_pair = dict(zip(job.sampled, decoded, strict=True))
+            seen = [by_pair[(0.0, s_i)] for _, s_i in job.pairs]
         else:
-            seen = [decoded[-1]] * len(job.pairs)
+            scaled_input = image_latents * self.vae.config.scaling_factor
+            decoded = self.image_processor.pt_to_numpy(
+                self.decode(torch.cat([latents, scaled_input])))
+            seen = [decoded[-1]] * len(job.pairs)  # the input, decoded after the results
         outputs, relevance = decoded[:len(job.pairs)], relevance[:len(job.pairs)].cpu()
         masks = [final_mask(one, output, one_seen, job.confine, job.region)
                  for one, output, one_seen in zip(relevance, outputs, seen, strict=True)]
