@@ -70,6 +70,21 @@ def test_the_training_stream_is_repeatable_and_varied():
     assert len({example.kind for example in photos.training_examples(5, 200)}) == len(photos.KINDS)
 
 
+def test_random_colours_reach_the_whole_colour_cube():
+    """The autoencoder's random colours fill nearly all of the RGB cube, where as many
+    training photos fill under a third of it, and a seed gives the same pictures."""
+    def share_of_cube(pictures: np.ndarray) -> float:  # of its 8 x 8 x 8 bins
+        return len(np.unique(pictures.reshape(-1, 3) // 32, axis=0)) / 512
+
+    pictures = photos.random_colours([0, 1, 5], 32)
+    assert pictures.shape == (32, photos.SIZE, photos.SIZE, 3)
+    assert (pictures == photos.random_colours([0, 1, 5], 32)).all()
+    training = np.stack([example.before for example in photos.training_examples(5, 32)])
+    assert share_of_cube(training) < 0.3 and share_of_cube(pictures) > 0.9
+    smooth = np.abs(np.diff(pictures.astype(int), axis=2)).mean(axis=(1, 2, 3))
+    assert smooth.min() < 20 and smooth.max() > 60  # smooth fields and noisy ones
+
+
 def test_held_out_photos_never_enter_the_training_stream():
     """No training photo is one of scikit-learn's sample photos, at any size or flip."""
     held_out = [np.asarray(photos.held_out_photo(name).resize((32, 32))).astype(float)

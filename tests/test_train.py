@@ -3,8 +3,11 @@ worlds, a schedule that resumes where it stopped, model cards from their templat
 model folder the editor loads."""
 
 import argparse
+import json
 
+import pytest
 import torch
+from safetensors.torch import load_file
 
 from editor.base import EditRequest
 from editor.demo import photos, train
@@ -94,3 +97,20 @@ def test_a_short_photo_run_gives_a_model_the_editor_loads_and_edits_with(tmp_pat
     photo = photos.held_out_photo("flower.jpg")
     result = editor.edit(EditRequest(image=photo, instruction="make it sepia", steps=2))
     assert result.image.size == (16, 11)  # the photo's aspect at 16 px: any width works
+
+
+def test_a_refitted_autoencoder_trains_again_and_the_unet_carries_on(tmp_path):
+    common = ["--world", "photos", "--batch-size", "2", "--save-every", "3",
+              "--eval-every", "1000", "--threads", "1"]
+    first, refitted = tmp_path / "first", tmp_path / "refitted"
+    train.main([*common, "--out", str(first), "--vae-steps", "3", "--steps", "3"])
+    train.main([*common, "--out", str(refitted), "--resume", str(first / "model"),
+                "--refit-vae", "--random-colours", "0.5", "--vae-steps", "2", "--steps", "2"])
+    training = json.loads((refitted / "model" / "training.json").read_text())
+    assert (training["vae_step"], training["unet_step"]) == (2, 5)  # 3 UNet steps, then 2
+    assert "--refit-vae" in training["commands"][-1]
+    old, new = (load_file(folder / "model" / "vae" / "diffusion_pytorch_model.safetensors")
+                for folder in (first, refitted))
+    assert any(not torch.equal(old[name], new[name]) for name in old)
+    with pytest.raises(SystemExit, match="--refit-vae needs --resume with a model folder"):
+        train.main([*common, "--out", str(tmp_path / "fresh"), "--refit-vae"])

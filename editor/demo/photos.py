@@ -303,6 +303,21 @@ def colour_jitter(rng: np.random.Generator) -> np.ndarray:
                        np.full(3, rng.uniform(-0.05, 0.05))))
 
 
+def random_colours(seed: int | Sequence[int], count: int, size: int = SIZE) -> np.ndarray:
+    """`count` pictures of random colours from anywhere in the RGB cube, (count, size, size, 3)
+    uint8: smooth colour fields mixed with per-pixel noise in random proportion. The
+    autoencoder learns on them beside the photos, so it reproduces the colours of any photo,
+    not only those of the dozen it trains on."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.uniform(0, 255, (count, 4, 4, 3)).astype(np.uint8)
+    fields = np.stack([np.asarray(Image.fromarray(one).resize((size, size),
+                                                              Image.Resampling.BILINEAR))
+                       for one in coarse]).astype(np.float64)
+    noise = rng.uniform(0, 255, (count, size, size, 3))
+    share = rng.uniform(0, 1, (count, 1, 1, 1))
+    return (fields + share * (noise - fields)).round().astype(np.uint8)
+
+
 def training_examples(seed: int | Sequence[int], count: int, size: int = SIZE,
                       kinds: Sequence[str] = tuple(KINDS)) -> list[Example]:
     """`count` training examples; the same seed gives the same examples (as in world.py,

@@ -13,7 +13,8 @@ Two worlds: `shapes` (world.py: flat scenes, local and global edits) and `photos
 1. a tiny autoencoder learns to squeeze world images into 4-channel latents: for shapes an
    AutoencoderKL (32x32 images, 4x16x16 latents), for photos an AutoencoderTiny without
    normalisation layers or downsampling (16x16 photos, 4x16x16 latents), whose colours come
-   back far more exactly;
+   back far more exactly; `--random-colours` mixes in pictures of random colours, so it
+   also reproduces colours its training photos lack;
 2. a UNet (8 input channels: noisy latents + the input image's latents) and a tiny CLIP text
    encoder learn to turn (input image, instruction) into the edited image, with
    v-prediction and InstructPix2Pix's conditioning dropout so both guidance scales work
@@ -27,7 +28,8 @@ checkpointing below.
 with a model card from `cards/<world>.md`) and `state.pt` (everything needed to continue
 exactly). `--resume` takes either such a run folder (then `--steps` is the step to end at)
 or a bare model folder (then training restarts from its weights with a fresh optimizer and
-a short warm-up, for `--steps` more steps).
+a short warm-up, for `--steps` more steps); with `--refit-vae`, that folder's autoencoder
+first trains again from its weights and the UNet then continues on the new latents.
 """
 
 import argparse
@@ -142,6 +144,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--vae-steps", type=int, default=1500)
     parser.add_argument("--vae-lr", type=float, default=2e-3)
+    parser.add_argument("--random-colours", type=float, default=0.0, metavar="SHARE",
+                        help="share of the autoencoder's images that are random colours "
+                        "(photos.random_colours) instead of world images")
+    parser.add_argument("--refit-vae", action="store_true",
+                        help="with --resume of a model folder: train its autoencoder again "
+                        "from its weights (--vae-steps), then continue the UNet on the new "
+                        "latents")
     parser.add_argument("--steps", type=int, default=4000, help="UNet steps")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--warmup", type=int, default=200)
@@ -337,6 +346,10 @@ def train_vae(vae: Autoencoder, world_: ShapesWorld | PhotoWorld, state: dict,
         torch.manual_seed(args.seed * 1_000_003 + step)
         batch = world_.batch(args.seed, 1, step, args.batch_size, args)
         images = torch.cat([batch.before, batch.after])
+        random_count = round(args.random_colours * len(images))
+        if random_count:  # random colours take the place of that many world images
+            colours = photos.random_colours([args.seed, 1, step], random_count, world_.size)
+            images = torch.cat([images[random_count:], to_tensor(colours, args.device)])
         encoded = vae.encode(images)
         reconstruction = vae.decode(retrieve_latents(encoded, sample_mode="sample")).sample
         error = (reconstruction - images).abs().mean()
@@ -614,6 +627,7 @@ def git_commit() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -639,12 +653,17 @@ def main(argv: list[str] | None = None) -> None:
         state.update(json.loads((args.resume / "training.json").read_text()))
         state["fresh_optimizer_at"] = state["unet_step"]
         args.steps += state["unet_step"]
+        if args.refit_vae:  # the autoencoder stage runs again, from these weights
+            state["vae_step"] = 0
+            del state["vae_error"]
+    elif args.refit_vae:
+        sys.exit("--refit-vae needs --resume with a model folder (its autoencoder trains again).")
     if state.get("world", "shapes") != args.world:
         sys.exit(f"{args.resume} was trained on the {state.get('world', 'shapes')} world; "
                  f"pass --world {state.get('world', 'shapes')}.")
     for model in models.values():
         model.to(args.device)
-    state["commands"].append(f"python -m editor.demo.train {shlex.join(sys.argv[1:])}"
+    state["commands"].append(f"python -m editor.demo.train {shlex.join(argv)}"
                              f"  # commit {git_commit()}")
     started = time.time() - state["wall_seconds"]
 
