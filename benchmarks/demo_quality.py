@@ -62,6 +62,7 @@ COMPOSITE_SIZES = (16, 32, 64)
 # What the composite maps from (`ModelDefaults.render_unedited`), as the report says it.
 ROUND_TRIP = "the input's VAE round trip"
 NO_EDIT = "the model's own no-edit rendering (same noise, s_T = 0)"
+COLOUR_ONLY = ", through the local colour models alone (`colour_only`)"
 IMAGE_SCALES = (1.0, 1.5, 2.5)
 CARD_HEADING = "## Quality bar"
 
@@ -257,13 +258,14 @@ def composite_alone_table(edits, requests, sizes=COMPOSITE_SIZES) -> str:
 
 @dataclass
 class SimpleResult:
-    """What `compose` reads of an `EditResult`: the edit, the input as seen, the mask, and
-    no object region."""
+    """What `compose` reads of an `EditResult`: the edit, the input as seen, the mask, no
+    object region, and no promise that nothing new was drawn (the general composite)."""
 
     image: Image.Image
     seen: Image.Image
     mask: Image.Image
     region: None = None
+    colour_only: bool = False
 
 
 def chat_line(editor: Pix2PixEditor, instructions: list[str], recommended, scheduler) -> str:
@@ -303,7 +305,8 @@ def photo_report(editor: Pix2PixEditor, args, recommended, scheduler) -> tuple[s
         f"{', '.join(f'{t:g}' for t in text_scales_up_to(recommended[0]))}, s_I trend at "
         f"{', '.join(f'{i:g}' for i in IMAGE_SCALES)}. Results composed to full size by "
         "`editor.composite.compose`, mapping from "
-        f"{NO_EDIT if editor.defaults.render_unedited else ROUND_TRIP}. "
+        f"{NO_EDIT if editor.defaults.render_unedited else ROUND_TRIP}"
+        f"{COLOUR_ONLY if editor.defaults.colour_only else ''}. "
         "Distances: mean absolute RGB difference, 0..1.\n\n"
         f"{table}\n\nCompositing alone (the exact edit made at working size, composed; "
         "L1 to truth / doing nothing, by working long side):\n\n"

@@ -35,6 +35,12 @@ class ModelDefaults:
     # VAE's round trip, so the model's own colour errors, shared by both, cancel. It costs
     # about one more edit's sampling.
     render_unedited: bool = False
+    # True: every edit the model makes is a change of colour and light (it draws nothing new:
+    # the photo model's whole repertoire), so the full-size composite carries the result
+    # through its local colour models alone. Where they do not explain the result, that is
+    # the model's error, not new structure, and the enlarged working-size result would only
+    # blur the photo.
+    colour_only: bool = False
 
 
 @dataclass
@@ -85,6 +91,7 @@ class EditResult:
     # Where the editor itself confined the edit, at the input's size (white = may change): a
     # grounded editor's object mask. `editor.compose` holds to it as to a person's region.
     region: Image.Image | None = None
+    colour_only: bool = False  # the model draws nothing new (`ModelDefaults.colour_only`)
 
 
 class Editor(Protocol):

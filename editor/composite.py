@@ -10,7 +10,8 @@ An editor works on a small copy of the picture; the person keeps theirs. `compos
   original (He & Sun, "Fast guided filter", 2015; Chen et al., "Bilateral guided upsampling",
   2016);
 - where those models cannot explain the result (the edit drew something new), the result
-  itself, enlarged.
+  itself, enlarged; unless the model draws nothing new (`EditResult.colour_only`), whose
+  result always goes through the colour models.
 
 The mask is feathered at working size and enlarged smoothly, so its border shows no seam.
 """
@@ -58,9 +59,12 @@ def compose(
     seen, edited = _pixels(result.seen), _pixels(result.image)
     weight = _pixels(result.mask)[..., :1]
     coefficients = local_colour_models(seen, edited, weight)
-    fitted = apply_colour_models(coefficients, seen).clamp(0, 1)  # clipped as at full size
-    residual = (fitted - edited).abs().mean(dim=-1, keepdim=True)
-    explained = (1 - residual / UNEXPLAINED).clamp(0, 1)
+    if result.colour_only:  # the model drew nothing new: the colour models carry all of it
+        explained = torch.ones_like(weight)
+    else:
+        fitted = apply_colour_models(coefficients, seen).clamp(0, 1)  # clipped as at full size
+        residual = (fitted - edited).abs().mean(dim=-1, keepdim=True)
+        explained = (1 - residual / UNEXPLAINED).clamp(0, 1)
     # Everything that is enlarged, as channels of one small image: 9 + 3 model coefficients,
     # the result, how well the models explain it, and the mask.
     small = torch.cat([coefficients, edited, explained, weight], dim=-1).permute(2, 0, 1)

@@ -483,6 +483,7 @@ class Pix2PixEditor:
                 height=job.size[1],
                 device=str(self.device),
                 dtype=str(self.dtype).removeprefix("torch."),
+                colour_only=self.defaults.colour_only,
             )
             for image, one_seen, mask, (text_scale, image_scale) in zip(
                 images, seen, masks, job.pairs, strict=True)

@@ -52,6 +52,7 @@ def test_the_folder_is_small_and_declares_what_it_can_do():
     settings = json.loads((DEMO_PHOTO_MODEL_DIR / "pixchat.json").read_text())
     assert size < 20_000_000
     assert settings["size"] == photos.SIZE
+    assert settings["render_unedited"] and settings["colour_only"]  # see the model card
     repertoire = settings["repertoire"]
     assert repertoire["summary"].startswith("changes the colours and light of a photo")
     assert set(repertoire["kinds"]) <= set(photos.KINDS) and "darker" in repertoire["kinds"]

@@ -30,6 +30,7 @@ from editor import (
 )
 from editor.composite import compose
 from editor.grid import default_grid_scales, scale_label
+from editor.remote import result_from_json, result_to_json
 
 INSTRUCTION = "make the sky red"
 
@@ -223,6 +224,16 @@ def test_a_model_that_renders_unedited_composes_from_its_own_no_edit_rendering(
     # s_T = 0 asks for no edit, and composed it gives the picture back exactly.
     unedited = model.edit(EditRequest(image, INSTRUCTION, text_scale=0.0, seed=5))
     assert np.array_equal(np.asarray(compose(image, unedited).image), np.asarray(image))
+
+
+def test_a_colour_only_model_marks_its_results_for_the_composite(
+    tmp_path, tiny_model, editor, image
+):
+    folder = shutil.copytree(tiny_model, tmp_path / "colour-only")
+    (folder / "pixchat.json").write_text(json.dumps({**TINY_SETTINGS, "colour_only": True}))
+    result = load_editor(str(folder)).edit(EditRequest(image, INSTRUCTION, seed=5))
+    assert result.colour_only and not editor.edit(EditRequest(image, INSTRUCTION)).colour_only
+    assert result_from_json(result_to_json(result)).colour_only  # a served model's too
 
 
 def test_long_side_goes_to_working_size_without_cropping(editor):

@@ -35,12 +35,13 @@ def working_copy(image: Image.Image, size=(48, 32)) -> Image.Image:
     return image.resize(size, Image.Resampling.BOX).filter(ImageFilter.GaussianBlur(0.5))
 
 
-def result_of(seen: Image.Image, edited: Image.Image, mask: Image.Image) -> EditResult:
+def result_of(seen: Image.Image, edited: Image.Image, mask: Image.Image,
+              colour_only: bool = False) -> EditResult:
     """An editor's result, as far as compositing reads it."""
     return EditResult(image=edited, seen=seen, mask=mask, model_id="test", revision=None,
                       scheduler="euler_ancestral", steps=1, seed=0, text_scale=1.0,
                       image_scale=1.0, width=seen.width, height=seen.height, device="cpu",
-                      dtype="float32")
+                      dtype="float32", colour_only=colour_only)
 
 
 def pixels(image: Image.Image) -> np.ndarray:
@@ -130,6 +131,23 @@ def test_new_structure_that_no_colour_model_explains_is_taken_from_the_result():
     composite = compose(parent, result_of(seen, hat, mask))
     x, y = 20 * parent.width // seen.width, 16 * parent.height // seen.height
     assert np.abs(np.asarray(composite.image)[y, x].astype(int) - (250, 250, 0)).max() < 30
+
+
+def test_a_colour_only_model_s_errors_never_blur_the_photo():
+    """A model that draws nothing new (the photo model) is carried through the colour models
+    even where its result is noisy: the photo keeps its detail, where the result of a model
+    that may draw is partly taken enlarged, a blur of the working size."""
+    parent = photo()
+    seen = working_copy(parent)
+    darker = np.asarray(seen) * world.DARKEN_GAIN
+    noise = np.random.default_rng(1).normal(0, 20, darker.shape)  # the model's own error
+    noisy = Image.fromarray(np.clip(darker + noise, 0, 255).round().astype(np.uint8))
+    truth = pixels(parent) * world.DARKEN_GAIN
+    errors = {}
+    for colour_only in (False, True):
+        result = result_of(seen, noisy, Image.new("L", seen.size, 255), colour_only)
+        errors[colour_only] = np.abs(pixels(compose(parent, result).image) - truth).mean()
+    assert errors[True] < 0.03 < errors[False]
 
 
 def test_the_mask_border_is_feathered_not_a_hard_seam():

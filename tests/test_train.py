@@ -63,12 +63,12 @@ def test_model_cards_come_from_each_world_s_template():
                 "commands": ["python -m editor.demo.train --world photos --out runs/photo"],
                 "metrics": {"to_truth": {"sepia": 0.02}, "nothing_to_truth": {"sepia": 0.11}}}
     settings = {"text_scale": 1.5, "image_scale": 1.5, "steps": 20, "size": 32,
-                "scheduler": "euler_ancestral", "render_unedited": True}
+                "scheduler": "euler_ancestral", "render_unedited": True, "colour_only": True}
     card = train.model_card(train.WORLDS["photos"], training, settings)
     assert card.startswith("# pixchat demo-photo model")
     assert "    python -m editor.demo.train --world photos" in card
     assert "| sepia | 0.020 | 0.110 |" in card and "5000 steps" in card
-    assert "`render_unedited` = True" in card
+    assert "`render_unedited` = True" in card and "`colour_only` = True" in card
     assert train.model_card(train.WORLDS["shapes"], training, settings).startswith(
         "# pixchat demo model")
 

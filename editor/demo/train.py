@@ -200,6 +200,7 @@ class ShapesWorld:
     # Edit kinds for training; a kind listed twice is drawn twice as often.
     kinds = ("recolour", "recolour", "remove", "remove", "background", "darken", "brighten")
     render_unedited = False  # its edits draw: the composite maps from the VAE's round trip
+    colour_only = False
 
     def vocabulary(self) -> set[str]:
         return world.vocabulary()
@@ -244,6 +245,9 @@ class PhotoWorld:
     # colour casts an edit and that rendering share (the card's "Composing from the model's
     # own rendering").
     render_unedited = True
+    # Every photo edit is a colour transform: the composite never uses the 16 px result itself
+    # (the card's "Composing from the model's own rendering").
+    colour_only = True
 
     def vocabulary(self) -> set[str]:
         return photos.vocabulary()
@@ -586,7 +590,8 @@ def save_model(folder: Path, models: dict, tokenizer, world_: ShapesWorld | Phot
         vae_file.write_text(json.dumps(vae_config, indent=2) + "\n")
     settings = {"text_scale": args.text_scale, "image_scale": args.image_scale, "steps": 20,
                 "size": world_.size, "scheduler": args.scheduler,
-                "render_unedited": world_.render_unedited, "repertoire": world_.repertoire()}
+                "render_unedited": world_.render_unedited, "colour_only": world_.colour_only,
+                "repertoire": world_.repertoire()}
     (staging / "pixchat.json").write_text(json.dumps(settings, indent=2) + "\n")
     keys = ("world", "vae_step", "decoder_step", "unet_step", "vae_error", "metrics",
             "wall_seconds", "commands")
