@@ -81,8 +81,10 @@ def test_each_reproduction_stage_starts_from_the_one_before():
     photos = stages("photos")
     for (previous, _), (arguments, _) in zip(photos, photos[1:], strict=False):
         resume = arguments[arguments.index("--resume") + 1]
-        assert resume == previous[previous.index("--out") + 1]  # the same run, continued
-    assert [ends_at for _, ends_at in photos] == [10000, 18000, 24000, 32000]
+        run = previous[previous.index("--out") + 1]
+        # the same run continued, or, to refit its autoencoder, the model it ended with
+        assert resume == (run + "/model" if "--refit-vae" in arguments else run)
+    assert [ends_at for _, ends_at in photos] == [10000, 18000, 24000, 32000, 44000, 56000]
 
 
 def test_a_short_photo_run_gives_a_model_the_editor_loads_and_edits_with(tmp_path, capfd):
