@@ -84,7 +84,7 @@ def test_each_reproduction_stage_starts_from_the_one_before():
         run = previous[previous.index("--out") + 1]
         # the same run continued, or, to refit its autoencoder, the model it ended with
         assert resume == (run + "/model" if "--refit-vae" in arguments else run)
-    assert [ends_at for _, ends_at in photos] == [10000, 18000, 24000, 32000, 44000, 56000]
+    assert [ends_at for _, ends_at in photos] == [10000, 18000, 24000, 32000, 44000, 56000, 64000]
 
 
 def test_a_short_photo_run_gives_a_model_the_editor_loads_and_edits_with(tmp_path, capfd):

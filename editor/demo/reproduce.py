@@ -66,6 +66,12 @@ RECIPES = {
                                  "'more saturated' 'more saturated' cooler cooler warmer "
                                  "'less saturated' 'black and white' sepia faded "
                                  "'more contrast' tint", "photo-refit", 56000),
+        ("photo-refit-saturated", "--world photos --steps 64000 --save-every 250 "
+                                  "--eval-every 4000 --text-scale 1.5 --image-scale 1.5 "
+                                  "--threads 2 --scheduler euler --favour 'more saturated' "
+                                  "'more saturated' 'more saturated' 'more saturated' "
+                                  "'less saturated' 'black and white' sepia",
+         "photo-refit-favoured", 64000),
     ]),
     "shapes": (DEMO_MODEL_DIR, [
         ("base", "--vae-steps 1500 --steps 6000 --save-every 250 --eval-every 1000", None,
