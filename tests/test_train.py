@@ -4,6 +4,7 @@ model folder the editor loads."""
 
 import argparse
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,7 +12,7 @@ from safetensors.torch import load_file
 
 from editor.base import EditRequest
 from editor.demo import photos, train
-from editor.demo.reproduce import stages
+from editor.demo.reproduce import RECIPES, stages
 from editor.pix2pix import Pix2PixEditor
 
 
@@ -74,17 +75,19 @@ def test_model_cards_come_from_each_world_s_template():
 
 
 def test_each_reproduction_stage_starts_from_the_one_before():
-    shapes = stages("shapes")
-    for (previous, _), (arguments, _) in zip(shapes, shapes[1:], strict=False):
-        resume = arguments[arguments.index("--resume") + 1]
-        assert resume == previous[previous.index("--out") + 1] + "/model"
-    photos = stages("photos")
-    for (previous, _), (arguments, _) in zip(photos, photos[1:], strict=False):
-        resume = arguments[arguments.index("--resume") + 1]
-        run = previous[previous.index("--out") + 1]
-        # the same run continued, or, to refit its autoencoder, the model it ended with
-        assert resume == (run + "/model" if "--refit-vae" in arguments else run)
-    assert [ends_at for _, ends_at in photos] == [10000, 18000, 24000, 32000, 44000, 56000, 64000]
+    for name in RECIPES:
+        recipe = stages(name)
+        for (previous, ended_at), (arguments, ends_at) in zip(recipe, recipe[1:], strict=False):
+            resume = Path(arguments[arguments.index("--resume") + 1])
+            run = Path(previous[previous.index("--out") + 1])
+            steps = train.parse_args(arguments).steps
+            if resume == run:  # the same run continued: --steps is the step to end at
+                assert ends_at == steps
+            else:  # the model it ended with: a fresh optimizer, --steps more steps
+                assert resume == run / "model"
+                assert ends_at == ended_at + steps
+    assert [ends_at for _, ends_at in stages("photos")] == [10000, 18000, 24000, 32000, 44000,
+                                                           56000, 64000, 74000]
 
 
 def test_a_short_photo_run_gives_a_model_the_editor_loads_and_edits_with(tmp_path, capfd):
